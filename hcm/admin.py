@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from hcm.models import Organization, User
+
+
+class UserInline(admin.TabularInline):
+    model = User
+    fields = ["username", "email", "role", "is_active"]
+    readonly_fields = ["username"]
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "id", "timezone", "created_at"]
+    search_fields = ["name", "slug", "id"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["id", "created_at"]
+    inlines = [UserInline]
+
+
+@admin.register(User)
+class OrgUserAdmin(UserAdmin):
+    list_display = ["username", "email", "organization", "role", "is_active", "is_superuser", "last_login"]
+    list_filter = ["organization", "role", "is_active", "is_superuser"]
+    list_select_related = ["organization"]
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("Organization", {"fields": ["organization", "role"]}),
+    ]
+    add_fieldsets = [
+        *UserAdmin.add_fieldsets,
+        ("Organization", {"fields": ["organization", "role"]}),
+    ]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class HcmConfig(AppConfig):
+    name = "hcm"
+    verbose_name = "Organizations and users"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,39 @@
+"""Organizations and their users."""
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from hcm.models import Organization, Role, User
+
+
+def org_user_upsert(
+    *,
+    org_slug: str,
+    username: str,
+    password: str,
+    email: str = "",
+    role: str = Role.MEMBER,
+    org_name: str | None = None,
+) -> tuple[User, bool]:
+    """Create the organization if missing and the user; an existing user gets the new
+    password and role. Returns (user, created)."""
+    if role not in Role.values:
+        raise ValueError(f"role must be one of {', '.join(Role.values)}")
+    slug = slugify(org_slug)
+    if not slug:
+        raise ValueError("organization slug must contain letters or digits")
+    with transaction.atomic():
+        org, _ = Organization.objects.get_or_create(slug=slug, defaults={"name": org_name or org_slug})
+        user = User.objects.filter(username=username).first()
+        created = user is None
+        if created:
+            user = User(username=username)
+        elif user.organization_id not in (None, org.pk):
+            raise ValueError(f"user {username!r} belongs to another organization ({user.organization.slug})")
+        user.organization = org
+        user.role = role
+        if email:
+            user.email = email
+        user.set_password(password)
+        user.save()
+    return user, created

@@ -1,0 +1,74 @@
+"""What a handler gets: its job, its validated payload, and progress checks."""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from jobs.errors import JobAborted
+
+
+@dataclass
+class ClaimedJob:
+    """The columns of a claimed job that running it needs (returned by the claim)."""
+
+    id: str
+    organization_id: str | None
+    job_type: str
+    payload: dict[str, Any]
+    attempt: int
+    retry_count: int
+    max_retries: int
+    started_at: datetime
+    worker_id: str
+
+
+@dataclass
+class JobContext:
+    job: ClaimedJob
+    payload: dict[str, Any]
+    deadline: float  # time.monotonic() after which the job has timed out
+    _abort: threading.Event = field(default_factory=threading.Event)
+    abort_reason: str = ""
+
+    @property
+    def organization(self):
+        from hcm.models import Organization
+
+        if self.job.organization_id is None:
+            return None
+        return Organization.objects.get(pk=self.job.organization_id)
+
+    def abort(self, reason: str) -> None:
+        """Called by the worker (timeout, shutdown); seen at the handler's next check."""
+        self.abort_reason = reason
+        self._abort.set()
+
+    def check(self) -> None:
+        """Raise JobAborted if the job was cancelled, timed out or taken from us."""
+        if self._abort.is_set():
+            raise JobAborted(self.abort_reason)
+        if time.monotonic() > self.deadline:
+            raise JobAborted("timed out")
+
+    def set_progress(self, percent: int) -> None:
+        """Record progress (0–100) and stop the handler if it should no longer run.
+
+        The write is fenced by the lease: it applies only while this worker still holds
+        this attempt of the job, so a cancelled job's handler stops here.
+        """
+        from jobs.models import BackgroundJob, JobStatus
+
+        self.check()
+        applied = BackgroundJob.objects.filter(
+            pk=self.job.id,
+            status=JobStatus.PROCESSING,
+            locked_by=self.job.worker_id,
+            attempt=self.job.attempt,
+        ).update(progress=max(0, min(100, int(percent))), updated_at=timezone.now())
+        if not applied:
+            status = BackgroundJob.objects.filter(pk=self.job.id).values_list("status", flat=True).first()
+            raise JobAborted("cancelled" if status == JobStatus.CANCELLED else "lease lost")

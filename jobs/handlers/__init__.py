@@ -1,0 +1,1 @@
+"""One module per job type; each registers itself with @job_handler."""

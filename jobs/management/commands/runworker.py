@@ -1,0 +1,54 @@
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs.registry import job_type_names
+from jobs.worker import Worker
+
+
+class Command(BaseCommand):
+    help = (
+        "Run background jobs. Run one or more under a process supervisor; SIGTERM finishes "
+        "the jobs in hand (within --grace-period) and exits 0, a second signal exits at once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--concurrency", "-c", type=int, default=4, help="Jobs run at once (threads). Default 4.")
+        parser.add_argument("--burst", action="store_true", help="Exit once nothing is due.")
+        parser.add_argument(
+            "--poll-interval",
+            type=float,
+            default=settings.JOBS_POLL_INTERVAL,
+            help=f"Seconds between checks for due jobs when idle (default {settings.JOBS_POLL_INTERVAL:g}; "
+            "on PostgreSQL enqueues also wake the worker through LISTEN/NOTIFY).",
+        )
+        parser.add_argument(
+            "--job-types", "--queues", default="", help="Comma-separated job types to take (default: all)."
+        )
+        parser.add_argument(
+            "--lease", type=float, default=settings.JOBS_LEASE_SECONDS, help="Lease seconds (renewed while a job runs)."
+        )
+        parser.add_argument(
+            "--grace-period",
+            type=float,
+            default=settings.JOBS_GRACE_PERIOD,
+            help="Seconds to finish running jobs after SIGTERM before handing them back.",
+        )
+
+    def handle(self, *args, **options) -> None:
+        job_types = [t.strip() for t in options["job_types"].split(",") if t.strip()]
+        unknown = sorted(set(job_types) - set(job_type_names()))
+        if unknown:
+            raise CommandError(f"Unknown job type(s): {', '.join(unknown)}. Known: {', '.join(job_type_names())}")
+        if options["concurrency"] < 1:
+            raise CommandError("--concurrency must be at least 1")
+        worker = Worker(
+            concurrency=options["concurrency"],
+            job_types=job_types or None,
+            poll_interval=options["poll_interval"],
+            lease_seconds=options["lease"],
+            grace_period=options["grace_period"],
+            burst=options["burst"],
+        )
+        sys.exit(worker.run())

@@ -1,0 +1,196 @@
+"""The background_jobs table, one row per attempt, and one heartbeat row per worker."""
+
+import secrets
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from hcm.models import Organization
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(8)
+
+
+class JobStatus(models.TextChoices):
+    """queued → processing → completed | failed; queued/processing → cancelled.
+
+    A failed attempt with retries left goes back to queued with next_retry_at set.
+    """
+
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobPriority(models.IntegerChoices):
+    """Stored as the seed's integers so the claim query orders by an index (high first)."""
+
+    LOW = -1, "low"
+    MEDIUM = 0, "medium"
+    HIGH = 1, "high"
+
+    @classmethod
+    def from_name(cls, name: str) -> "JobPriority":
+        return {p.label: p for p in cls}[name]
+
+
+class BackgroundJob(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=new_job_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="background_jobs"
+    )
+    job_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    priority = models.SmallIntegerField(choices=JobPriority.choices, default=JobPriority.MEDIUM)
+    payload = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+
+    retry_count = models.PositiveIntegerField(default=0, help_text="Failed attempts so far.")
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    run_at = models.DateTimeField(default=timezone.now, help_text="Not before this time.")
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    # max(run_at, next_retry_at): the one column the claim query filters on.
+    available_at = models.DateTimeField(default=timezone.now, editable=False)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+
+    # Owned by the worker holding the job; every write after the claim is fenced on
+    # (locked_by, attempt) so a worker presumed dead cannot overwrite a job taken over.
+    attempt = models.PositiveIntegerField(default=0, help_text="Times claimed by a worker.")
+    locked_by = models.CharField(max_length=200, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.CharField(max_length=150, default="system")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, default="system")
+
+    class Meta:
+        db_table = "background_jobs"
+        ordering = ["-created_at"]
+        indexes = [
+            # The claim query: due queued jobs, high priority first, then oldest.
+            models.Index(
+                F("priority").desc(),
+                "created_at",
+                name="bg_jobs_claim_idx",
+                condition=Q(status="queued"),
+            ),
+            models.Index(fields=["status", "available_at"], name="bg_jobs_due_idx"),
+            models.Index(fields=["lease_expires_at"], name="bg_jobs_lease_idx", condition=Q(status="processing")),
+            models.Index(fields=["organization", "-created_at"], name="bg_jobs_org_created_idx"),
+            models.Index(fields=["organization", "status", "-created_at"], name="bg_jobs_org_status_idx"),
+            models.Index(fields=["organization", "job_type", "-created_at"], name="bg_jobs_org_type_idx"),
+            models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                name="bg_jobs_idempotency_key_uniq",
+                condition=Q(idempotency_key__isnull=False),
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="bg_jobs_progress_range"),
+            models.CheckConstraint(condition=Q(max_retries__lte=10), name="bg_jobs_max_retries_range"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="bg_jobs_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.job_type}, {self.status})"
+
+    @property
+    def priority_name(self) -> str:
+        return JobPriority(self.priority).label
+
+
+class AttemptOutcome(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    TIMEOUT = "timeout", "Timed out"
+    CANCELLED = "cancelled", "Cancelled while running"
+    LEASE_EXPIRED = "lease_expired", "Worker lost (lease expired)"
+    HANDED_BACK = "handed_back", "Handed back at shutdown"
+
+
+class JobAttempt(models.Model):
+    """The job event log: one row per attempt, written when the attempt ends."""
+
+    job = models.ForeignKey(BackgroundJob, on_delete=models.CASCADE, related_name="attempts")
+    attempt = models.PositiveIntegerField()
+    worker_id = models.CharField(max_length=200)
+    job_type = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.FloatField()
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    error_message = models.TextField(null=True, blank=True)
+    traceback = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "background_job_attempts"
+        ordering = ["job", "attempt"]
+        indexes = [
+            models.Index(fields=["job_type", "finished_at"], name="bg_attempts_type_time_idx"),
+            models.Index(fields=["finished_at"], name="bg_attempts_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} attempt {self.attempt}: {self.outcome}"
+
+
+class WorkerHeartbeat(models.Model):
+    worker_id = models.CharField(primary_key=True, max_length=200)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    concurrency = models.PositiveSmallIntegerField(default=1)
+    job_types = models.JSONField(null=True, blank=True, help_text="Null: every type.")
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    jobs_done = models.PositiveBigIntegerField(default=0)
+    jobs_failed = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "background_job_workers"
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "concurrency": self.concurrency,
+            "job_types": self.job_types,
+            "started_at": self.started_at,
+            "last_seen_at": self.last_seen_at,
+            "stopped_at": self.stopped_at,
+            "jobs_done": self.jobs_done,
+            "jobs_failed": self.jobs_failed,
+        }
+
+
+class PausedJobType(models.Model):
+    """A job type whose queued jobs stay queued, untouched, until it is resumed."""
+
+    job_type = models.CharField(primary_key=True, max_length=100)
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.CharField(max_length=150, default="system")
+
+    class Meta:
+        db_table = "background_job_paused_types"
+
+    def __str__(self) -> str:
+        return f"{self.job_type} (paused)"

@@ -1,0 +1,164 @@
+"""Enqueue, cancel, retry, run now, pause and resume: what the API, the admin and the rest
+of the platform call. The worker's own writes live in jobs/transitions.py."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from hcm.models import Organization
+from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
+from jobs.registry import get_job_type, job_type_names
+
+logger = logging.getLogger("jobs")
+
+NOTIFY_CHANNEL = "hcm_jobs"
+
+
+class JobStateError(Exception):
+    """The job is not in a state that allows this action (API: 400)."""
+
+
+def _notify_workers(job_type: str) -> None:
+    # Delivered when the surrounding transaction commits; wakes LISTENing workers.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, job_type])
+
+
+def job_enqueue(
+    *,
+    organization: Organization | None,
+    job_type: str,
+    payload: dict[str, Any] | None = None,
+    priority: str | None = None,
+    max_retries: int = 3,
+    run_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    created_by: str = "system",
+) -> tuple[BackgroundJob, bool]:
+    """Validate and queue a job; returns (job, created).
+
+    The same idempotency_key again (per organization) returns the existing job: the
+    database's unique constraint decides, so two concurrent requests cannot both insert.
+    """
+    spec = get_job_type(job_type)
+    if spec is None:
+        raise serializers.ValidationError(
+            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
+        )
+    clean_payload = spec.validate_payload(payload)
+    now = timezone.now()
+    run_at = run_at or now
+    job = BackgroundJob(
+        organization=organization,
+        job_type=job_type,
+        priority=JobPriority.from_name(priority or spec.priority),
+        payload=clean_payload,
+        max_retries=max_retries,
+        run_at=run_at,
+        available_at=run_at,
+        idempotency_key=idempotency_key or None,
+        created_at=now,
+        created_by=created_by,
+        updated_by=created_by,
+    )
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+            _notify_workers(job_type)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = BackgroundJob.objects.filter(organization=organization, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    logger.info("job queued", extra={"job_id": job.id, "job_type": job_type, "outcome": "queued", "by": created_by})
+    return job, True
+
+
+def job_cancel(*, job: BackgroundJob, by: str) -> BackgroundJob:
+    """Cancel a queued or processing job. A running handler stops at its next progress
+    check; its late result is discarded (the worker's writes are fenced on status)."""
+    updated = BackgroundJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.PROCESSING]).update(
+        status=JobStatus.CANCELLED,
+        completed_at=timezone.now(),
+        updated_by=by,
+        updated_at=timezone.now(),
+        lease_expires_at=None,
+    )
+    job.refresh_from_db()
+    if not updated:
+        raise JobStateError(f"Job {job.pk} is {job.status}; only queued or processing jobs can be cancelled.")
+    logger.info("job cancelled", extra={"job_id": job.id, "job_type": job.job_type, "outcome": "cancelled", "by": by})
+    return job
+
+
+def job_retry(*, job: BackgroundJob, by: str) -> BackgroundJob:
+    """Queue a failed or cancelled job again, now, with its retries reset."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = BackgroundJob.objects.filter(pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
+            status=JobStatus.QUEUED,
+            retry_count=0,
+            next_retry_at=None,
+            available_at=now,
+            run_at=now,
+            error_message=None,
+            result=None,
+            progress=0,
+            started_at=None,
+            completed_at=None,
+            locked_by=None,
+            lease_expires_at=None,
+            updated_by=by,
+            updated_at=now,
+        )
+        if updated:
+            _notify_workers(job.job_type)
+    job.refresh_from_db()
+    if not updated:
+        raise JobStateError(f"Job {job.pk} is {job.status}; only failed or cancelled jobs can be retried.")
+    logger.info("job retried", extra={"job_id": job.id, "job_type": job.job_type, "outcome": "queued", "by": by})
+    return job
+
+
+def job_run_now(*, job: BackgroundJob, by: str) -> BackgroundJob:
+    """Make a queued job due immediately (skip its run_at or retry wait)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = BackgroundJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            available_at=now, run_at=now, next_retry_at=None, updated_by=by, updated_at=now
+        )
+        if updated:
+            _notify_workers(job.job_type)
+    job.refresh_from_db()
+    if not updated:
+        raise JobStateError(f"Job {job.pk} is {job.status}; only queued jobs can be run now.")
+    return job
+
+
+def job_type_pause(*, job_type: str, by: str) -> PausedJobType:
+    if get_job_type(job_type) is None:
+        raise serializers.ValidationError(
+            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
+        )
+    paused, _ = PausedJobType.objects.get_or_create(job_type=job_type, defaults={"paused_by": by})
+    logger.info("job type paused", extra={"job_type": job_type, "by": by})
+    return paused
+
+
+def job_type_resume(*, job_type: str, by: str) -> bool:
+    if get_job_type(job_type) is None:
+        raise serializers.ValidationError(
+            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
+        )
+    with transaction.atomic():
+        deleted, _ = PausedJobType.objects.filter(job_type=job_type).delete()
+        _notify_workers(job_type)
+    logger.info("job type resumed", extra={"job_type": job_type, "by": by})
+    return bool(deleted)

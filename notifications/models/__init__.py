@@ -1,0 +1,3 @@
+from notifications.models.settings import NotificationSettings
+
+__all__ = ["NotificationSettings"]

@@ -1,0 +1,60 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from hcm.models import Role
+from tests.factories import make_org, make_user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(db):
+    # Rate-limit counters live in the cache; each test starts with none spent.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def org(db):
+    return make_org("acme")
+
+
+@pytest.fixture
+def other_org(db):
+    return make_org("globex")
+
+
+@pytest.fixture
+def admin_user(org):
+    return make_user(org, role=Role.SYSTEM_ADMIN, username="alice")
+
+
+@pytest.fixture
+def member_user(org):
+    return make_user(org, role=Role.MEMBER, username="bob")
+
+
+@pytest.fixture
+def other_admin(other_org):
+    return make_user(other_org, role=Role.SYSTEM_ADMIN, username="mallory")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user) -> APIClient:
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def member_client(member_user) -> APIClient:
+    return client_for(member_user)
+
+
+@pytest.fixture
+def other_admin_client(other_admin) -> APIClient:
+    return client_for(other_admin)
