@@ -1,0 +1,136 @@
+"""Real local servers the tests talk to: an SMTP server (aiosmtpd) and an HTTP server that
+stands in for Slack and Twilio, recording each request and answering as the test asks."""
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list = []
+        self.refuse_with: str | None = None  # e.g. "550 mailbox unavailable"
+        self.received = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_with:
+            return self.refuse_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.received.set()
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """`with SMTPServer() as smtp:` … `smtp.messages` holds what was received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.collector = _Collector()
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.collector.messages
+
+    def refuse(self, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
+        self.collector.refuse_with = reply
+
+    def __enter__(self) -> "SMTPServer":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+    def form(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.body.decode()))
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str | dict = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class HTTPRecorder:
+    """A local HTTP server: records every request; answers from `replies` (a queue, by
+    path prefix or for all) or 200 "ok". `with HTTPRecorder() as http:` … `http.url`."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._replies: list[Reply] = []
+        self.default = Reply()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
+                reply = recorder._replies.pop(0) if recorder._replies else recorder.default
+                payload = reply.body
+                if isinstance(payload, dict):
+                    payload = json.dumps(payload).encode()
+                elif isinstance(payload, str):
+                    payload = payload.encode()
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def reply_next(self, *replies: Reply) -> None:
+        self._replies.extend(replies)
+
+    def __enter__(self) -> "HTTPRecorder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
