@@ -207,6 +207,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Background jobs (JOBS_*) ---------------------------------------------------------
+# Extra modules holding @job_handler functions, imported at startup (besides jobs/handlers/
+# and every app's job_handlers.py).
+JOBS_HANDLER_MODULES = env_list("JOBS_HANDLER_MODULES", [])
 JOBS_RETRY_BASE_SECONDS = env_float("JOBS_RETRY_BASE_SECONDS", 120.0)
 JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 60.0)
 JOBS_POLL_INTERVAL = env_float("JOBS_POLL_INTERVAL", 0.05 if _db["ENGINE"].endswith("sqlite3") else 1.0)

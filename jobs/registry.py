@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.utils.module_loading import autodiscover_modules
 from rest_framework import serializers
 
@@ -97,9 +98,12 @@ def job_type_names() -> list[str]:
 
 
 def autodiscover() -> None:
-    """Import every module in jobs/handlers/ and every app's job_handlers module."""
+    """Import every module in jobs/handlers/, every app's job_handlers module and
+    settings.JOBS_HANDLER_MODULES."""
     import jobs.handlers
 
     for module in pkgutil.iter_modules(jobs.handlers.__path__):
         importlib.import_module(f"jobs.handlers.{module.name}")
     autodiscover_modules("job_handlers")
+    for module in settings.JOBS_HANDLER_MODULES:
+        importlib.import_module(module)

@@ -34,6 +34,7 @@ from jobs.claim import claim_jobs
 from jobs.context import ClaimedJob, JobContext
 from jobs.errors import JobAborted, PermanentJobError, RetryJobAfter
 from jobs.models import AttemptOutcome, WorkerHeartbeat
+from jobs.periodic import run_periodic
 from jobs.registry import get_job_type
 from jobs.retry import RetryPolicy
 from jobs.services import NOTIFY_CHANNEL
@@ -288,6 +289,7 @@ class Worker:
             },
         )
         release_expired_leases(policy=self.retry_policy)
+        run_periodic(worker_id=self.worker_id)
 
     def _enforce_timeouts(self) -> None:
         now_m = time.monotonic()

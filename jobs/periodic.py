@@ -1,0 +1,11 @@
+"""Work every worker does on its heartbeat besides leases (e.g. enqueueing due schedule
+ticks). Each call must be safe to run from many workers at once."""
+
+import logging
+
+logger = logging.getLogger("jobs.worker")
+
+
+def run_periodic(*, worker_id: str) -> None:
+    """Called by the worker's main thread once per heartbeat interval."""
+    return None
