@@ -35,3 +35,6 @@ class OrgUserAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         ("Organization", {"fields": ["organization", "role"]}),
     ]
+
+
+from hcm import admin_audit  # noqa: E402, F401 -- registers the read-only audit log page

@@ -7,6 +7,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from hcm.logging import redact
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,7 +21,8 @@ def health(request: HttpRequest) -> JsonResponse:
             cursor.fetchone()
     except Exception as exc:  # any driver error means "cannot serve"
         logger.warning("health check: database unreachable: %s", exc)
-        body.update(status="unavailable", database=f"error: {type(exc).__name__}: {exc}".strip())
+        # The reason helps whoever is paged; redact() keeps any credential in it out.
+        body.update(status="unavailable", database=redact(f"error: {type(exc).__name__}: {exc}".strip()))
         return JsonResponse(body, status=503)
     from jobs.selectors import worker_health_summary
 

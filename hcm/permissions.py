@@ -25,4 +25,8 @@ class IsSystemAdmin(IsOrganizationMember):
     message = "This endpoint requires the system_admin role."
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
-        return super().has_permission(request, view) and request.user.is_system_admin
+        if not super().has_permission(request, view):
+            # DRF reads `message` after a refusal; say which requirement failed.
+            self.message = IsOrganizationMember.message
+            return False
+        return request.user.is_system_admin

@@ -1,5 +1,10 @@
 """Organizations and their users."""
 
+from collections.abc import Callable
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -22,6 +27,9 @@ def org_user_upsert(
     slug = slugify(org_slug)
     if not slug:
         raise ValueError("organization slug must contain letters or digits")
+    _check(User.username_validator, username, "username")
+    if email:
+        _check(validate_email, email, "email")
     with transaction.atomic():
         org, _ = Organization.objects.get_or_create(slug=slug, defaults={"name": org_name or org_slug})
         user = User.objects.filter(username=username).first()
@@ -34,6 +42,14 @@ def org_user_upsert(
         user.role = role
         if email:
             user.email = email
+        _check(lambda value: validate_password(value, user), password, "password")  # AUTH_PASSWORD_VALIDATORS
         user.set_password(password)
         user.save()
     return user, created
+
+
+def _check(validator: Callable[[str], object], value: str, name: str) -> None:
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise ValueError(f"{name}: {' '.join(exc.messages)}") from exc

@@ -38,6 +38,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "django_ratelimit",
+    # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
+    # files (the sidecar ships the Swagger UI and ReDoc bundles: no CDN).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "hcm",
     "jobs",
     "notifications",
@@ -138,6 +142,39 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hcm.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # hcm.openapi.AutoSchema adds the shared error responses to every operation.
+    "DEFAULT_SCHEMA_CLASS": "hcm.openapi.AutoSchema",
+}
+
+# --- OpenAPI (drf-spectacular) ----------------------------------------------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "HCM system settings API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Per-organization notification settings, in-app notifications and background jobs. "
+        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
+        "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Separate request and response components, so read-only fields are not asked for as input.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The API's one security scheme: Bearer JWT ("jwtAuth", http bearer). Session auth serves
+    # the admin and the browsable API only, so it is left out of the schema.
+    "AUTHENTICATION_WHITELIST": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    # api_path() routes answer with and without a trailing slash; document the slashless one.
+    "PREPROCESSING_HOOKS": ["hcm.openapi.strip_optional_slash"],
+    # Fields named "status" or "priority" mean different things in jobs and notifications.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "JobPriorityEnum": ["low", "medium", "high"],
+        "NotificationPriorityEnum": "notifications.models.NotificationPriority",
+    },
 }
 
 # Per-user rate limits (django-ratelimit syntax); the seeds' values.
@@ -204,6 +241,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 X_FRAME_OPTIONS = "DENY"
 
 # --- Background jobs (JOBS_*) ---------------------------------------------------------
@@ -218,6 +257,18 @@ JOBS_RETENTION_COMPLETED_DAYS = env_int("JOBS_RETENTION_COMPLETED_DAYS", 30)
 JOBS_RETENTION_FAILED_DAYS = env_int("JOBS_RETENTION_FAILED_DAYS", 7)
 JOBS_TEMP_DIR = Path(env_str("JOBS_TEMP_DIR", str(VAR_DIR / "tmp")))
 JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
+
+# --- Django's Tasks API (django-tasks backport) ------------------------------------------
+# `@task` functions enqueued with `.enqueue()` are stored as background jobs of type
+# `django_task` and run by `manage.py runworker`; results via `get_result(id)`.
+# jobs/tasks_backend.py documents how priority, run_after and queue_name map onto jobs.
+TASKS = {
+    "default": {
+        "BACKEND": "jobs.tasks_backend.BackgroundJobBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {"MAX_RETRIES": env_int("JOBS_TASKS_MAX_RETRIES", 3)},
+    },
+}
 
 # --- Notifications (NOTIFICATIONS_*) --------------------------------------------------
 NOTIFICATIONS_SLACK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_SLACK_ALLOWED_HOSTS", [])

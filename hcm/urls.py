@@ -1,10 +1,23 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from hcm.health import health
+from jobs.admin_dashboard import dashboard_view
+from notifications.admin_test_email import notification_settings_test_email_view
 
 urlpatterns = [
+    # OpenAPI schema and Swagger UI (public; static files from drf-spectacular-sidecar).
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Operator console pages outside the ModelAdmins (before "admin/", whose catch-all would match).
+    path("admin/jobs/dashboard/", admin.site.admin_view(dashboard_view), name="jobs-dashboard"),
+    path(
+        "admin/notifications/notificationsettings/<path:object_id>/test-email/",
+        admin.site.admin_view(notification_settings_test_email_view),
+        name="notifications-settings-test-email",
+    ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
     re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view(), name="token_obtain_pair"),

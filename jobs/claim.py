@@ -1,7 +1,8 @@
 """Which due jobs run next, and taking them: the one function that owns the claim query.
 
-PostgreSQL: one UPDATE over a `SELECT … FOR UPDATE SKIP LOCKED` subquery, so concurrent
-workers on any number of machines skip each other's rows instead of waiting.
+PostgreSQL: one UPDATE over a `SELECT … FOR UPDATE SKIP LOCKED` (a materialized CTE), so
+concurrent workers on any number of machines skip each other's rows instead of waiting.
+One statement is atomic by itself: no explicit transaction of its own.
 SQLite: the same UPDATE … RETURNING in an IMMEDIATE transaction; SQLite has one writer at
 a time, so the select-and-mark is atomic across processes.
 """
@@ -14,17 +15,49 @@ from django.utils import timezone
 
 from jobs.context import ClaimedJob
 
-_CLAIM_SQL = """
-UPDATE background_jobs
+# Due = queued, available_at (max of run_at and next_retry_at) passed, type not paused.
+_DUE = """
+status = 'queued' AND available_at <= %s {type_filter}
+AND job_type NOT IN (SELECT job_type FROM background_job_paused_types)
+"""
+
+_SET = """
    SET status = 'processing', locked_by = %s, attempt = attempt + 1, progress = 0,
        lease_expires_at = %s, started_at = %s, updated_at = %s
- WHERE status = 'queued' AND id IN (
-       SELECT id FROM background_jobs
-        WHERE status = 'queued' AND available_at <= %s {type_filter}
-          AND job_type NOT IN (SELECT job_type FROM background_job_paused_types)
+"""
+_RETURNING = """
+RETURNING background_jobs.id, background_jobs.organization_id, background_jobs.job_type, background_jobs.payload,
+          background_jobs.attempt, background_jobs.retry_count, background_jobs.max_retries
+"""
+
+# The CTE is MATERIALIZED so the locking subquery runs exactly once. As `WHERE id IN
+# (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` the planner may choose a nested-loop semi
+# join that re-runs it per outer row, each run skipping the rows the previous ones
+# locked: one "LIMIT 1" claim then takes several jobs.
+_CLAIM_SQL_POSTGRES = f"""
+WITH picked AS MATERIALIZED (
+     SELECT id FROM background_jobs
+      WHERE {{due}}
+      ORDER BY priority DESC, created_at ASC
+      LIMIT %s FOR UPDATE SKIP LOCKED)
+UPDATE background_jobs {_SET}
+  FROM picked
+ WHERE background_jobs.id = picked.id AND background_jobs.status = 'queued'
+{_RETURNING}
+"""
+
+# SQLite runs `IN (subquery)` once, as a list. Without statistics its planner makes each
+# claim cost O(queue depth) — it sorts every due job, and finds the rows to update by
+# scanning every queued one — so: walk the claim index in order (INDEXED BY), and find the
+# chosen rows by primary key (`+status` rules out the indexes on status).
+_CLAIM_SQL_SQLITE = f"""
+UPDATE background_jobs {_SET}
+ WHERE +status = 'queued' AND id IN (
+       SELECT id FROM background_jobs INDEXED BY bg_jobs_claim_idx
+        WHERE {{due}}
         ORDER BY priority DESC, created_at ASC
-        LIMIT %s {lock})
-RETURNING id, organization_id, job_type, payload, attempt, retry_count, max_retries
+        LIMIT %s)
+{_RETURNING}
 """
 
 
@@ -36,25 +69,34 @@ def claim_jobs(
     job_types: list[str] | None = None,
     now: datetime | None = None,
 ) -> list[ClaimedJob]:
-    """Mark up to `limit` due queued jobs as processing by `worker_id` and return them."""
+    """Mark up to `limit` due queued jobs as processing by `worker_id` and return them,
+    high priority first, then oldest. `job_types`: only these (None: every type)."""
     if limit <= 0:
         return []
     now = now or timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    params: list = [worker_id, adapt(now + timedelta(seconds=lease_seconds)), adapt(now), adapt(now), adapt(now)]
     type_filter = ""
+    type_params: list[str] = []
     if job_types:
         type_filter = f"AND job_type IN ({', '.join(['%s'] * len(job_types))})"
-        params.extend(job_types)
-    params.append(limit)
-    postgres = connection.vendor == "postgresql"
-    if not postgres and not _any_due(params[4], type_filter, params[5:-1]):
-        return []  # SQLite: a plain read needs no write lock; don't take it for nothing
-    lock = "FOR UPDATE SKIP LOCKED" if postgres else ""
-    sql = _CLAIM_SQL.format(type_filter=type_filter, lock=lock)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        type_params = list(job_types)
+    due = _DUE.format(type_filter=type_filter)
+    due_params = [adapt(now), *type_params]
+    set_params = [worker_id, adapt(now + timedelta(seconds=lease_seconds)), adapt(now), adapt(now)]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL_POSTGRES.format(due=due), [*due_params, limit, *set_params])
+            rows = cursor.fetchall()
+    else:
+        # A plain read takes no write lock: an idle worker polling often must not queue
+        # for SQLite's single writer slot (the web process needs it) when nothing is due.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM background_jobs WHERE {due} LIMIT 1", due_params)
+            if cursor.fetchone() is None:
+                return []
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL_SQLITE.format(due=due), [*set_params, *due_params, limit])
+            rows = cursor.fetchall()
     return [
         ClaimedJob(
             id=row[0],
@@ -69,12 +111,3 @@ def claim_jobs(
         )
         for row in rows
     ]
-
-
-def _any_due(now_param, type_filter: str, type_params: list) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM background_jobs WHERE status = 'queued' AND available_at <= %s {type_filter} LIMIT 1",
-            [now_param, *type_params],
-        )
-        return cursor.fetchone() is not None

@@ -100,6 +100,13 @@ class BackgroundJob(models.Model):
                 name="bg_jobs_idempotency_key_uniq",
                 condition=Q(idempotency_key__isnull=False),
             ),
+            # NULLs are distinct in the constraint above: service-wide jobs (no organization,
+            # e.g. schedule ticks of maintenance jobs) need their own.
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                name="bg_jobs_service_idempotency_key_uniq",
+                condition=Q(organization__isnull=True, idempotency_key__isnull=False),
+            ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="bg_jobs_progress_range"),
             models.CheckConstraint(condition=Q(max_retries__lte=10), name="bg_jobs_max_retries_range"),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="bg_jobs_status_valid"),
@@ -194,3 +201,67 @@ class PausedJobType(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_type} (paused)"
+
+
+def new_schedule_id() -> str:
+    return "sch_" + secrets.token_hex(8)
+
+
+_now = timezone.now  # JobSchedule has a field called `timezone`, which hides the module in its body
+
+
+class JobSchedule(models.Model):
+    """A job enqueued on every tick of a cron expression, read in the schedule's timezone.
+
+    `next_run_at` is the next tick not yet enqueued; the worker that advances it (a
+    compare-and-set on its old value) is the one that enqueues that tick (jobs/schedules.py).
+    An organization of None is service-wide maintenance, managed in the admin.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_schedule_id, editable=False)
+    name = models.CharField(max_length=100)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="job_schedules"
+    )
+    job_type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, blank=True)
+    priority = models.SmallIntegerField(
+        choices=JobPriority.choices, null=True, blank=True, help_text="Empty: the job type's default priority."
+    )
+    cron_expression = models.CharField(
+        max_length=100, help_text="Five fields: minute hour day-of-month month day-of-week, or @daily, @hourly, …"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA zone the cron expression is read in.")
+    enabled = models.BooleanField(default=True)
+
+    # Owned by the scheduler: the tick last enqueued and the next one due (None while
+    # disabled, or until a worker first sees a schedule created without one).
+    last_run_at = models.DateTimeField(null=True, blank=True, help_text="The tick last enqueued.")
+    last_job_id = models.CharField(max_length=40, null=True, blank=True, help_text="The job of that tick.")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=_now, editable=False)
+    created_by = models.CharField(max_length=150, default="system")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, default="system")
+
+    class Meta:
+        db_table = "background_job_schedules"
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["next_run_at"], name="bg_schedules_due_idx", condition=Q(enabled=True)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="bg_schedules_org_name_uniq"),
+            # NULLs are distinct in a unique constraint: service-wide names need their own.
+            models.UniqueConstraint(
+                fields=["name"], name="bg_schedules_service_name_uniq", condition=Q(organization__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def priority_name(self) -> str | None:
+        return None if self.priority is None else JobPriority(self.priority).label

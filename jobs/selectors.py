@@ -1,14 +1,24 @@
-"""Read-only queries about jobs and workers (stats, health)."""
+"""Read-only queries about jobs and workers: the API's lists, /stats, /health, the admin."""
 
-from datetime import timedelta
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from jobs.models import WorkerHeartbeat
+from hcm.models import Organization
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+
+STATS_WINDOW_DAYS = 7
+# Heartbeat rows accumulate (one per worker process ever started); /stats lists the
+# recently seen ones only.
+STATS_MAX_WORKERS = 100
 
 
-def workers_alive_cutoff():
+def workers_alive_cutoff() -> datetime:
     # A worker renews its heartbeat every min(lease/4, 10) s; two lease periods of silence = gone.
     return timezone.now() - timedelta(seconds=2 * settings.JOBS_LEASE_SECONDS)
 
@@ -17,3 +27,135 @@ def worker_health_summary() -> dict:
     alive = WorkerHeartbeat.objects.filter(stopped_at__isnull=True, last_seen_at__gte=workers_alive_cutoff())
     last = WorkerHeartbeat.objects.order_by("-last_seen_at").values_list("last_seen_at", flat=True).first()
     return {"alive": alive.count(), "last_seen_at": last.isoformat() if last else None}
+
+
+def worker_is_alive(worker: WorkerHeartbeat, *, cutoff: datetime | None = None) -> bool:
+    """Running (not stopped) and heard from within two lease periods."""
+    return worker.stopped_at is None and worker.last_seen_at >= (cutoff or workers_alive_cutoff())
+
+
+def job_list(
+    *,
+    organization: Organization,
+    status: str | None = None,
+    job_type: str | None = None,
+    priority: int | None = None,
+) -> QuerySet[BackgroundJob]:
+    """The organization's jobs, newest first, optionally filtered."""
+    jobs = BackgroundJob.objects.filter(organization=organization)
+    if status:
+        jobs = jobs.filter(status=status)
+    if job_type:
+        jobs = jobs.filter(job_type=job_type)
+    if priority is not None:
+        jobs = jobs.filter(priority=priority)
+    # id breaks created_at ties so skip/limit pages never repeat or drop a job.
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_get(*, organization: Organization, job_id: str) -> BackgroundJob | None:
+    """One of the organization's jobs; None when missing or another organization's."""
+    return BackgroundJob.objects.filter(organization=organization, pk=job_id).first()
+
+
+def job_attempts(*, job: BackgroundJob) -> QuerySet[JobAttempt]:
+    return JobAttempt.objects.filter(job=job).order_by("attempt", "id")
+
+
+def paused_job_types() -> list[PausedJobType]:
+    return list(PausedJobType.objects.order_by("job_type"))
+
+
+def workers_recent(*, since: datetime) -> list[WorkerHeartbeat]:
+    return list(WorkerHeartbeat.objects.filter(last_seen_at__gte=since).order_by("-last_seen_at")[:STATS_MAX_WORKERS])
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the smallest value with at least pct % of values at or below it)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def job_type_run_summary(*, organization: Organization, since: datetime) -> dict[str, dict[str, Any]]:
+    """Per job type, over the attempts that finished since `since`: runs, outcomes,
+    success rate and duration (mean, p95) in milliseconds."""
+    rows = JobAttempt.objects.filter(job__organization=organization, finished_at__gte=since).values_list(
+        "job_type", "outcome", "duration_ms"
+    )
+    durations: dict[str, list[float]] = defaultdict(list)
+    completed: dict[str, int] = defaultdict(int)
+    for job_type, outcome, duration_ms in rows.iterator(chunk_size=2000):
+        durations[job_type].append(duration_ms)
+        if outcome == AttemptOutcome.COMPLETED:
+            completed[job_type] += 1
+    summary = {}
+    for job_type in sorted(durations):
+        values = durations[job_type]
+        runs = len(values)
+        p95 = percentile(values, 95)
+        summary[job_type] = {
+            "runs": runs,
+            "succeeded": completed[job_type],
+            "failed": runs - completed[job_type],
+            "success_rate": round(completed[job_type] / runs, 4),
+            "mean_duration_ms": round(sum(values) / runs, 2),
+            "p95_duration_ms": round(p95, 2) if p95 is not None else None,
+        }
+    return summary
+
+
+def job_stats(*, organization: Organization, now: datetime | None = None) -> dict[str, Any]:
+    """What GET /api/system/background-jobs/stats returns.
+
+    Job figures are the organization's; workers and paused job types are service-wide.
+    A due job is queued, past its run_at / next_retry_at, and of a type that is not paused.
+    """
+    now = now or timezone.now()
+    jobs = BackgroundJob.objects.filter(organization=organization)
+    paused = paused_job_types()
+    paused_names = [p.job_type for p in paused]
+
+    by_status = dict.fromkeys(JobStatus.values, 0)
+    by_job_type: dict[str, dict[str, int]] = {}
+    for row in jobs.values("job_type", "status").annotate(n=Count("id")).order_by("job_type"):
+        counts = by_job_type.setdefault(row["job_type"], {"total": 0, **dict.fromkeys(JobStatus.values, 0)})
+        counts[row["status"]] += row["n"]
+        counts["total"] += row["n"]
+        by_status[row["status"]] += row["n"]
+
+    queued = jobs.filter(status=JobStatus.QUEUED)
+    not_paused = ~Q(job_type__in=paused_names) if paused_names else Q()
+    due = Q(available_at__lte=now) & not_paused
+    queue = queued.aggregate(
+        due=Count("id", filter=due),
+        scheduled=Count("id", filter=Q(available_at__gt=now) & not_paused),
+        oldest_due_at=Min("available_at", filter=due),
+    )
+    queue["paused"] = queued.filter(job_type__in=paused_names).count() if paused_names else 0
+    oldest_due_at = queue.pop("oldest_due_at")
+
+    since = now - timedelta(days=STATS_WINDOW_DAYS)
+    cutoff = workers_alive_cutoff()
+    return {
+        "generated_at": now,
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "by_job_type": by_job_type,
+        "queue": {
+            "depth": by_status[JobStatus.QUEUED],
+            **queue,
+            "processing": by_status[JobStatus.PROCESSING],
+            "oldest_due_age_seconds": round((now - oldest_due_at).total_seconds(), 3) if oldest_due_at else None,
+        },
+        "last_7_days": {
+            "since": since,
+            "by_job_type": job_type_run_summary(organization=organization, since=since),
+        },
+        "workers": [{**w.as_dict(), "alive": worker_is_alive(w, cutoff=cutoff)} for w in workers_recent(since=since)],
+        "paused_job_types": [
+            {"job_type": p.job_type, "paused_at": p.paused_at, "paused_by": p.paused_by} for p in paused
+        ],
+    }

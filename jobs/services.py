@@ -16,6 +16,7 @@ from jobs.registry import get_job_type, job_type_names
 logger = logging.getLogger("jobs")
 
 NOTIFY_CHANNEL = "hcm_jobs"
+MAX_RETRIES_LIMIT = 10  # the bg_jobs_max_retries_range constraint
 
 
 class JobStateError(Exception):
@@ -50,13 +51,20 @@ def job_enqueue(
         raise serializers.ValidationError(
             {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
         )
+    priority = priority or spec.priority
+    if priority not in JobPriority.labels:
+        raise serializers.ValidationError({"priority": [f"Must be one of {', '.join(JobPriority.labels)}."]})
+    if not 0 <= max_retries <= MAX_RETRIES_LIMIT:
+        # Checked here, not left to the CHECK constraint: its IntegrityError would be
+        # taken for an idempotency-key conflict below.
+        raise serializers.ValidationError({"max_retries": [f"Must be between 0 and {MAX_RETRIES_LIMIT}."]})
     clean_payload = spec.validate_payload(payload)
     now = timezone.now()
     run_at = run_at or now
     job = BackgroundJob(
         organization=organization,
         job_type=job_type,
-        priority=JobPriority.from_name(priority or spec.priority),
+        priority=JobPriority.from_name(priority),
         payload=clean_payload,
         max_retries=max_retries,
         run_at=run_at,

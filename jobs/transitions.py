@@ -1,12 +1,13 @@
 """What the worker writes after a claim. Every write is fenced on (locked_by, attempt):
 it applies only while that worker still holds that attempt of the job."""
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,6 +31,39 @@ class AttemptResult:
     traceback: str | None = None
     permanent: bool = False
     retry_after: float | None = None
+
+
+def check_result(result: Any) -> dict[str, Any]:
+    """A handler's return value as stored in `result`: a JSON object (None → {}).
+
+    Raises TypeError/ValueError for what the database would refuse, so it counts as the
+    handler's failure rather than blocking the worker's write of the whole batch.
+    """
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise TypeError(f"handler returned {type(result).__name__}, not a dict")
+    if "\\u0000" in json.dumps(result):
+        raise ValueError("handler result contains a NUL character, which PostgreSQL cannot store")
+    return result
+
+
+def unstorable_result(r: "AttemptResult", exc: Exception) -> "AttemptResult":
+    """The failed attempt to record instead of a result the database refused."""
+    return replace(
+        r,
+        outcome=AttemptOutcome.FAILED,
+        result=None,
+        error=_text(f"result could not be stored: {type(exc).__name__}: {exc}")[:2000],
+        traceback=None,
+        permanent=False,
+        retry_after=None,
+    )
+
+
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; an exception message may.
+    return value.replace("\x00", "\\x00") if value else value
 
 
 def _held(job: ClaimedJob):
@@ -64,26 +98,23 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
     """Write the outcome of finished attempts in one transaction; returns how many applied.
 
     A result whose fence no longer holds (cancelled meanwhile, or taken over after a
-    lease expiry) is discarded; a cancelled job still gets its attempt row.
+    lease expiry) is discarded; a cancelled job still gets its attempt row. Completions,
+    the hot path, are one statement for the whole batch.
     """
+    now = timezone.now()
+    results = [
+        replace(r, error=_text(r.error), traceback=_text(r.traceback)) if r.error or r.traceback else r for r in results
+    ]
     applied = 0
     attempts: list[JobAttempt] = []
-    now = timezone.now()
-    with transaction.atomic():
+    logs: list[tuple[AttemptResult, str, str, int, dict[str, Any]]] = []
+    with transaction.atomic(savepoint=False):
+        completed = [r for r in results if r.outcome == AttemptOutcome.COMPLETED]
+        completed_keys = _complete(completed, now=now) if completed else set()
         for r in results:
             job = r.job
             if r.outcome == AttemptOutcome.COMPLETED:
-                updated = _held(job).update(
-                    status=JobStatus.COMPLETED,
-                    result=r.result,
-                    completed_at=r.finished_at,
-                    progress=100,
-                    error_message=None,
-                    next_retry_at=None,
-                    locked_by=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
+                updated = (job.id, job.attempt) in completed_keys
                 message, level, extra = "job completed", logging.INFO, {}
             else:
                 decision = policy.after_failure(
@@ -119,29 +150,63 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                     message, level, extra = (
                         "job will retry",
                         logging.WARNING,
-                        {"error": r.error, "retry_at": decision.retry_at.isoformat()},
+                        {
+                            "error": r.error,
+                            "retry_count": decision.retry_count,
+                            "retry_at": decision.retry_at.isoformat(),
+                        },
                     )
             if updated:
                 applied += 1
-                _log(job, message, outcome=r.outcome, duration_ms=r.duration_ms, level=level, **extra)
+                logs.append((r, message, r.outcome, level, extra))
                 attempts.append(_attempt_row(r, r.outcome))
             elif BackgroundJob.objects.filter(pk=job.id, status=JobStatus.CANCELLED, attempt=job.attempt).exists():
-                _log(
-                    job,
-                    "job cancelled while running; result discarded",
-                    outcome=AttemptOutcome.CANCELLED,
-                    duration_ms=r.duration_ms,
+                logs.append(
+                    (r, "job cancelled while running; result discarded", AttemptOutcome.CANCELLED, logging.INFO, {})
                 )
                 attempts.append(_attempt_row(r, AttemptOutcome.CANCELLED))
             else:
-                _log(
-                    job,
-                    "result discarded: job no longer held by this worker",
-                    outcome="discarded",
-                    level=logging.WARNING,
+                logs.append(
+                    (r, "result discarded: job no longer held by this worker", "discarded", logging.WARNING, {})
                 )
         JobAttempt.objects.bulk_create(attempts)
+
+        def log_committed() -> None:
+            for r, message, outcome, level, extra in logs:
+                _log(r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, **extra)
+
+        # Logged once committed (also when the caller's transaction holds this one): a
+        # line says what the database holds.
+        transaction.on_commit(log_committed)
     return applied
+
+
+_COMPLETE_SQL = """
+UPDATE background_jobs
+   SET status = 'completed', result = v.column4, completed_at = v.column5, progress = 100,
+       error_message = NULL, next_retry_at = NULL, locked_by = NULL, lease_expires_at = NULL,
+       updated_at = %s
+  FROM (VALUES {rows}) AS v
+ WHERE background_jobs.id = v.column1 AND background_jobs.status = 'processing'
+   AND background_jobs.locked_by = v.column2 AND background_jobs.attempt = v.column3
+RETURNING background_jobs.id, background_jobs.attempt
+"""
+
+
+def _complete(results: list[AttemptResult], *, now: datetime) -> set[tuple[str, int]]:
+    """Mark the jobs of these successful attempts completed, each fenced on (locked_by,
+    attempt), in one statement; returns the (id, attempt) pairs that applied."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        row = "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz)"
+    else:
+        row = "(%s, %s, %s, %s, %s)"
+    params: list[Any] = [adapt(now)]
+    for r in results:
+        params += [r.job.id, r.job.worker_id, r.job.attempt, json.dumps(r.result), adapt(r.finished_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPLETE_SQL.format(rows=", ".join([row] * len(results))), params)
+        return {(job_id, attempt) for job_id, attempt in cursor.fetchall()}
 
 
 def _attempt_row(r: AttemptResult, outcome: str) -> JobAttempt:
@@ -179,14 +244,14 @@ def hand_back(jobs: list[ClaimedJob]) -> int:
     return handed
 
 
-def renew_leases(*, worker_id: str, job_ids: list[str], lease_seconds: float) -> int:
-    """Extend the leases of the jobs this worker is running."""
+def renew_leases(*, worker_id: str, job_ids: list[str], lease_seconds: float) -> set[str]:
+    """Extend the leases of the jobs this worker is running; returns the ids it still
+    holds (a job missing was cancelled, or taken over after its lease expired)."""
     if not job_ids:
-        return 0
-    now = timezone.now()
-    return BackgroundJob.objects.filter(pk__in=job_ids, status=JobStatus.PROCESSING, locked_by=worker_id).update(
-        lease_expires_at=now + timedelta(seconds=lease_seconds)
-    )
+        return set()
+    held = BackgroundJob.objects.filter(pk__in=job_ids, status=JobStatus.PROCESSING, locked_by=worker_id)
+    held.update(lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds))
+    return set(held.values_list("pk", flat=True))
 
 
 def release_expired_leases(*, policy: RetryPolicy, limit: int = 100) -> int:

@@ -6,7 +6,6 @@ and report. Leases are renewed by the main thread while a job runs; a worker tha
 stops renewing, and any other worker requeues its jobs once the lease expires.
 """
 
-import json
 import logging
 import os
 import queue
@@ -15,18 +14,19 @@ import socket
 import threading
 import time
 import traceback as tb
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import (
-    DatabaseError,
     InterfaceError,
     OperationalError,
     close_old_connections,
     connection,
     connections,
     reset_queries,
+    transaction,
 )
 from django.utils import timezone
 
@@ -35,10 +35,18 @@ from jobs.context import ClaimedJob, JobContext
 from jobs.errors import JobAborted, PermanentJobError, RetryJobAfter
 from jobs.models import AttemptOutcome, WorkerHeartbeat
 from jobs.periodic import run_periodic
-from jobs.registry import get_job_type
+from jobs.registry import get_job_type, job_type_names
 from jobs.retry import RetryPolicy
 from jobs.services import NOTIFY_CHANNEL
-from jobs.transitions import AttemptResult, hand_back, record_attempts, release_expired_leases, renew_leases
+from jobs.transitions import (
+    AttemptResult,
+    check_result,
+    hand_back,
+    record_attempts,
+    release_expired_leases,
+    renew_leases,
+    unstorable_result,
+)
 
 logger = logging.getLogger("jobs.worker")
 
@@ -46,15 +54,66 @@ logger = logging.getLogger("jobs.worker")
 # worker gives up on it and counts the attempt as timed out.
 TIMEOUT_SLACK_SECONDS = 1.0
 
+# The connection is gone or the database refuses work for now: wait and try again.
+# Anything else from the database is a problem with what we asked, not with the database.
+OUTAGE_ERRORS = (OperationalError, InterfaceError)
+
+T = TypeVar("T")
+
+
+class FlightState:
+    PENDING = "pending"  # claimed, waiting for a free thread
+    RUNNING = "running"  # a thread is running the handler
+    FINISHED = "finished"  # the handler returned; its result is on its way to the database
+    ABANDONED = "abandoned"  # the main thread took it back (timeout, shutdown): the handler's result is void
+
 
 @dataclass(eq=False)
 class Flight:
-    """A claimed job from the moment it is claimed until its outcome is recorded."""
+    """A claimed job from the moment it is claimed until its outcome is recorded.
+
+    The state changes under a lock so that the handler thread (start, finish) and the
+    main thread (time out, hand back) cannot both decide a job's fate: exactly one of
+    "the handler's result counts" and "the worker took the job back" happens.
+    """
 
     ctx: JobContext
     timeout: float
     started: float | None = None  # time.monotonic() when a thread began running it
-    thread: threading.Thread | None = None
+    state: str = FlightState.PENDING
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.ctx.job.id, self.ctx.job.attempt)
+
+    def begin(self) -> bool:
+        """Handler thread: take the job to run it; False if the worker took it back first."""
+        with self._lock:
+            if self.state != FlightState.PENDING:
+                return False
+            self.started = time.monotonic()
+            self.ctx.deadline = self.started + self.timeout
+            self.state = FlightState.RUNNING
+            return True
+
+    def finish(self) -> bool:
+        """Handler thread: the handler returned; False if its result no longer counts."""
+        with self._lock:
+            if self.state != FlightState.RUNNING:
+                return False
+            self.state = FlightState.FINISHED
+            return True
+
+    def abandon(self, *, only_pending: bool = False) -> str | None:
+        """Main thread: take the job back from its thread. Returns the state it was
+        taken in (pending or running), or None when it had finished (or was taken)."""
+        with self._lock:
+            allowed = (FlightState.PENDING,) if only_pending else (FlightState.PENDING, FlightState.RUNNING)
+            if self.state not in allowed:
+                return None
+            previous, self.state = self.state, FlightState.ABANDONED
+            return previous
 
 
 @dataclass
@@ -90,13 +149,19 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.heartbeat_interval = max(0.2, min(lease_seconds / 4, 10.0))
         self.listen = listen
+        # By default only the types this process has handlers for: a job of a type added in
+        # a newer release waits for a worker that knows it instead of failing here.
+        self._claim_types = self.job_types or job_type_names()
 
-        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._tasks: queue.Queue[Flight | None] = queue.Queue()
-        self._in_flight: dict[str, Flight] = {}
+        # SimpleQueue: its put() is safe to call from a signal handler (to wake the loop).
+        self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[Flight | None] = queue.SimpleQueue()
+        self._in_flight: dict[tuple[str, int], Flight] = {}
+        # Finished attempts not yet in the database (kept across a database outage).
+        self._unrecorded: list[AttemptResult] = []
         self._threads: list[threading.Thread] = []
-        self._retired: set[int] = set()
         self._signals = 0
+        self._signal_name = ""
         self._stop_listening = threading.Event()
         self._stats = _Stats()
         self._started_at = timezone.now()
@@ -108,21 +173,23 @@ class Worker:
         previous = self._install_signal_handlers()
         try:
             self._wait_for_database()
-            self._heartbeat(force=True)
-            logger.info(
-                "worker started",
-                extra={
-                    "worker": self.worker_id,
-                    "concurrency": self.concurrency,
-                    "job_types": ",".join(self.job_types or ["*"]),
-                    "vendor": connection.vendor,
-                },
-            )
-            for _ in range(self.concurrency):
-                self._start_thread()
-            if self.listen and connection.vendor == "postgresql":
-                threading.Thread(target=self._listen, name="jobs-listen", daemon=True).start()
-            self._loop()
+            if not self.stopping:
+                self._retry_db(lambda: self._heartbeat(force=True), attempts=10)
+                logger.info(
+                    "worker started",
+                    extra={
+                        "worker": self.worker_id,
+                        "pid": os.getpid(),
+                        "concurrency": self.concurrency,
+                        "job_types": ",".join(self.job_types or ["*"]),
+                        "vendor": connection.vendor,
+                    },
+                )
+                for _ in range(self.concurrency):
+                    self._start_thread()
+                if self.listen and connection.vendor == "postgresql":
+                    threading.Thread(target=self._listen, name="jobs-listen", daemon=True).start()
+                self._loop()
             self._shutdown()
             return 0
         finally:
@@ -133,7 +200,9 @@ class Worker:
                 signal.signal(sig, handler)
 
     def request_shutdown(self) -> None:
+        """Stop as on SIGTERM (for running a Worker in a thread, e.g. in tests)."""
         self._signals = max(self._signals, 1)
+        self._events.put(("wake", None))
 
     @property
     def stopping(self) -> bool:
@@ -149,70 +218,133 @@ class Worker:
         return previous
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Only flags here: the main loop notices within one poll interval.
+        # Runs on the main thread between two bytecodes, possibly in the middle of a log
+        # write: no logging here (a reentrant write to the same stream can raise). Set a
+        # flag and wake the loop; it logs and shuts down.
         self._signals += 1
         if self._signals == 1:
-            logger.info(
-                "worker stopping: finishing jobs in hand",
-                extra={
-                    "worker": self.worker_id,
-                    "signal": signal.Signals(signum).name,
-                    "grace_period": self.grace_period,
-                },
-            )
-        else:
-            logger.warning(
-                "worker exiting now (second signal); leases will requeue its jobs", extra={"worker": self.worker_id}
-            )
-            logging.shutdown()
-            os._exit(1)
+            self._signal_name = signal.Signals(signum).name
+            self._events.put(("wake", None))
+            return
+        try:
+            os.write(2, b"worker exiting now (second signal); leases will requeue its jobs\n")
+        except OSError:
+            pass
+        os._exit(1)
 
     # --- main loop -----------------------------------------------------------------------
 
     def _loop(self) -> None:
-        db_failures = 0
+        failures = 0
+        outage = False
         while not self.stopping:
             try:
                 claimed = self._tick()
-                db_failures = 0
-            except (OperationalError, InterfaceError, DatabaseError) as exc:
-                db_failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(db_failures, 6))
+                if outage:
+                    logger.info("database available again", extra={"worker": self.worker_id})
+                failures, outage = 0, False
+            except OUTAGE_ERRORS as exc:
+                failures, outage = failures + 1, True
+                delay = min(30.0, 0.25 * 2 ** min(failures, 7))
                 logger.warning(
                     "database unavailable; retrying",
-                    extra={"worker": self.worker_id, "error": str(exc).strip()[:200], "retry_in_s": delay},
+                    extra={
+                        "worker": self.worker_id,
+                        "error": str(exc).strip()[:200],
+                        "retry_in_s": delay,
+                        "unrecorded": len(self._unrecorded),
+                    },
                 )
                 self._close_connection()
+                self._sleep(delay)
+                continue
+            except Exception:
+                # A bug, not an outage: keep the jobs in hand (and their leases) and retry.
+                failures += 1
+                delay = min(30.0, 0.25 * 2 ** min(failures, 7))
+                logger.exception("worker loop failed; retrying", extra={"worker": self.worker_id, "retry_in_s": delay})
                 self._sleep(delay)
                 continue
             if self.burst and not claimed and not self._in_flight and self._events.empty():
                 logger.info("burst: nothing due; exiting", extra={"worker": self.worker_id})
                 return
             free = self.concurrency - len(self._in_flight)
-            # Claimed a full batch: more may be due, loop again once a slot frees up.
-            self._wait(timeout=self.poll_interval if (free > 0 and not claimed) or free == 0 else 0.0)
+            if claimed and free > 0:
+                continue  # took fewer than asked while threads are idle: look again at once
+            # Idle: sleep until a result, a NOTIFY or a signal arrives, or the poll interval.
+            # Full: sleep until a result frees a slot (or the heartbeat is due).
+            self._wait(timeout=min(self.poll_interval, self.heartbeat_interval))
 
     def _tick(self) -> int:
         reset_queries()
-        self._collect()
+        self._drain_events()
         self._heartbeat()
         self._enforce_timeouts()
-        free = self.concurrency - len(self._in_flight)
-        if free <= 0 or self.stopping:
-            return 0
-        jobs = claim_jobs(
-            worker_id=self.worker_id, limit=free, lease_seconds=self.lease_seconds, job_types=self.job_types
-        )
+        # Recording the finished attempts frees their slots for this claim.
+        free = self.concurrency - len(self._in_flight) + len(self._unrecorded)
+        jobs = self._record_and_claim(free if not self.stopping else 0)
         for job in jobs:
             self._dispatch(job)
         return len(jobs)
+
+    def _claim(self, limit: int) -> list[ClaimedJob]:
+        if limit <= 0:
+            return []
+        return claim_jobs(
+            worker_id=self.worker_id, limit=limit, lease_seconds=self.lease_seconds, job_types=self._claim_types
+        )
+
+    def _record_and_claim(self, limit: int) -> list[ClaimedJob]:
+        """Write the finished attempts' outcomes and claim up to `limit` jobs, in one
+        transaction: one commit (one fsync on PostgreSQL) per batch, not two.
+
+        On a database outage the outcomes stay in `_unrecorded` for a later tick: a
+        finished job's outcome is never dropped while the worker lives.
+        """
+        if not self._unrecorded:
+            return self._claim(limit)
+        batch = self._unrecorded
+        jobs: list[ClaimedJob] = []
+        try:
+            with transaction.atomic():
+                record_attempts(batch, policy=self.retry_policy)
+                jobs = self._claim(limit)
+        except OUTAGE_ERRORS:
+            raise
+        except Exception:
+            # Not an outage: one outcome the database refuses must not block the rest.
+            logger.exception("could not record a batch of outcomes; recording one by one")
+            for r in batch:
+                self._record_alone(r)
+        self._unrecorded = []
+        for r in batch:
+            self._in_flight.pop((r.job.id, r.job.attempt), None)
+            if r.outcome == AttemptOutcome.COMPLETED:
+                self._stats.done += 1
+            else:
+                self._stats.failed += 1
+        return jobs
+
+    def _collect(self) -> None:
+        """Record every finished attempt that has arrived (claims nothing)."""
+        self._drain_events()
+        self._record_and_claim(0)
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                kind, item = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "result":
+                self._unrecorded.append(item)
 
     def _dispatch(self, job: ClaimedJob) -> None:
         spec = get_job_type(job.job_type)
         timeout = spec.timeout if spec else 60.0
         ctx = JobContext(job=job, payload=job.payload, deadline=float("inf"))
         flight = Flight(ctx=ctx, timeout=timeout)
-        self._in_flight[job.id] = flight
+        self._in_flight[flight.key] = flight
         logger.info(
             "job started",
             extra={
@@ -227,45 +359,44 @@ class Worker:
 
     def _wait(self, timeout: float) -> None:
         try:
-            kind, item = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
+            event = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
         except queue.Empty:
             return
-        self._events.put((kind, item))  # _collect handles it with the rest of the batch
+        self._events.put(event)  # _collect handles it with the rest of the batch
 
-    def _collect(self) -> None:
-        """Record every finished attempt that has arrived, in one transaction."""
-        results: list[AttemptResult] = []
-        while True:
-            try:
-                kind, item = self._events.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "result":
-                flight, result = item
-                if self._in_flight.get(result.job.id) is flight:
-                    results.append(result)
-        if not results:
-            return
+    def _record_alone(self, r: AttemptResult) -> None:
         try:
-            record_attempts(results, policy=self.retry_policy)
-        except Exception:
-            # Put them back so a database outage does not lose an outcome we hold.
-            for r in results:
-                self._events.put(("result", (self._in_flight[r.job.id], r)))
+            record_attempts([r], policy=self.retry_policy)
+            return
+        except OUTAGE_ERRORS:
             raise
-        for r in results:
-            self._in_flight.pop(r.job.id, None)
-            if r.outcome == AttemptOutcome.COMPLETED:
-                self._stats.done += 1
-            else:
-                self._stats.failed += 1
+        except Exception as exc:
+            logger.exception("could not record a result", extra={"job_id": r.job.id})
+            fallback = unstorable_result(r, exc)
+        try:
+            record_attempts([fallback], policy=self.retry_policy)
+        except OUTAGE_ERRORS:
+            raise
+        except Exception:
+            # The lease will expire and another attempt will run the job again.
+            logger.exception("could not record a failure either; the lease will expire", extra={"job_id": r.job.id})
 
     def _heartbeat(self, force: bool = False) -> None:
         now_m = time.monotonic()
         if not force and now_m - self._stats.last_heartbeat < self.heartbeat_interval:
             return
-        self._stats.last_heartbeat = now_m
-        renew_leases(worker_id=self.worker_id, job_ids=list(self._in_flight), lease_seconds=self.lease_seconds)
+        # Every job in hand keeps its lease until its outcome is in the database, including
+        # finished ones whose result waits out an outage.
+        held = renew_leases(
+            worker_id=self.worker_id,
+            job_ids=[job_id for job_id, _ in self._in_flight],
+            lease_seconds=self.lease_seconds,
+        )
+        for (job_id, _), flight in self._in_flight.items():
+            if job_id not in held and flight.state == FlightState.RUNNING:
+                # Cancelled, or taken over after our lease expired: stop the handler at
+                # its next ctx.check(), even one that never writes progress.
+                flight.ctx.abort("no longer held by this worker (cancelled or lease lost)")
         now = timezone.now()
         WorkerHeartbeat.objects.update_or_create(
             worker_id=self.worker_id,
@@ -289,64 +420,79 @@ class Worker:
             },
         )
         release_expired_leases(policy=self.retry_policy)
-        run_periodic(worker_id=self.worker_id)
+        # Only after the writes above succeeded: after an outage, renew at once.
+        self._stats.last_heartbeat = now_m
+        try:
+            run_periodic(worker_id=self.worker_id)
+        except OUTAGE_ERRORS:
+            raise
+        except Exception:
+            logger.exception("periodic work failed", extra={"worker": self.worker_id})
 
     def _enforce_timeouts(self) -> None:
         now_m = time.monotonic()
-        expired = [
-            f
-            for f in self._in_flight.values()
-            if f.started is not None and now_m > f.started + f.timeout + TIMEOUT_SLACK_SECONDS
-        ]
-        if not expired:
-            return
-        results = []
-        for flight in expired:
+        for flight in list(self._in_flight.values()):
+            if flight.started is None or now_m <= flight.started + flight.timeout + TIMEOUT_SLACK_SECONDS:
+                continue
+            if flight.abandon() is None:
+                continue  # finished meanwhile (its result is on the way), or already timed out
             flight.ctx.abort("timed out")
-            # The thread is stuck in the handler: retire it and start a replacement.
-            if flight.thread is not None and flight.thread.ident is not None:
-                self._retired.add(flight.thread.ident)
-                self._start_thread()
-            results.append(self._timeout_result(flight))
-        record_attempts(results, policy=self.retry_policy)
-        for r in results:
-            self._in_flight.pop(r.job.id, None)
-            self._stats.failed += 1
-
-    def _timeout_result(self, flight: Flight) -> AttemptResult:
-        return AttemptResult(
-            job=flight.ctx.job,
-            outcome=AttemptOutcome.TIMEOUT,
-            finished_at=timezone.now(),
-            duration_ms=(time.monotonic() - (flight.started or time.monotonic())) * 1000,
-            error=f"timed out after {flight.timeout:g} s",
-        )
+            # The thread is stuck in the handler: it exits when (if) the handler returns.
+            # Start a replacement so the worker keeps its concurrency.
+            self._start_thread()
+            logger.warning(
+                "handler ignored its timeout; its thread is abandoned and replaced",
+                extra={"job_id": flight.ctx.job.id, "job_type": flight.ctx.job.job_type, "worker": self.worker_id},
+            )
+            self._unrecorded.append(
+                AttemptResult(
+                    job=flight.ctx.job,
+                    outcome=AttemptOutcome.TIMEOUT,
+                    finished_at=timezone.now(),
+                    duration_ms=(now_m - flight.started) * 1000,
+                    error=f"timed out after {flight.timeout:g} s",
+                )
+            )
 
     def _shutdown(self) -> None:
         """Stop claiming; hand back what has not started; finish the rest within the grace
         period; hand back whatever is still running then. Nothing spends an attempt."""
-        pending = [f for f in self._in_flight.values() if f.started is None]
-        for f in pending:
-            f.ctx.abort("worker shutting down")
-        self._retry_db(lambda: hand_back([f.ctx.job for f in pending]))
-        for f in pending:
-            self._in_flight.pop(f.ctx.job.id, None)
+        logger.info(
+            "worker stopping: finishing jobs in hand",
+            extra={
+                "worker": self.worker_id,
+                "signal": self._signal_name or "-",
+                "in_flight": len(self._in_flight),
+                "grace_period": self.grace_period,
+            },
+        )
+        not_started = [f for f in self._in_flight.values() if f.abandon(only_pending=True)]
+        if not_started:
+            self._retry_db(lambda: hand_back([f.ctx.job for f in not_started]))
+            for f in not_started:
+                self._in_flight.pop(f.key, None)
         deadline = time.monotonic() + self.grace_period
         while self._in_flight and time.monotonic() < deadline:
-            self._retry_db(self._collect)
-            self._retry_db(self._heartbeat)
-            self._wait(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-        self._retry_db(self._collect)
-        if self._in_flight:
-            remaining = list(self._in_flight.values())
-            for f in remaining:
-                f.ctx.abort("worker shutting down")
-            handed = self._retry_db(lambda: hand_back([f.ctx.job for f in remaining]))
+            self._retry_db(self._collect, attempts=1)
+            self._retry_db(self._heartbeat, attempts=1)
+            self._enforce_timeouts()
+            self._wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+        running = [f for f in self._in_flight.values() if f.abandon()]
+        for f in running:
+            f.ctx.abort("worker shutting down")
+        self._retry_db(self._collect)  # what finished before the hand-back decision
+        if running:
+            handed = self._retry_db(lambda: hand_back([f.ctx.job for f in running]))
             logger.warning(
                 "grace period over; handed back running jobs",
                 extra={"worker": self.worker_id, "handed_back": handed or 0},
             )
-            self._in_flight.clear()
+        if self._unrecorded:
+            logger.error(
+                "exiting with results the database did not take; their leases will expire and they will run again",
+                extra={"worker": self.worker_id, "job_ids": ",".join(r.job.id for r in self._unrecorded)},
+            )
+        self._in_flight.clear()
         self._retry_db(
             lambda: WorkerHeartbeat.objects.filter(worker_id=self.worker_id).update(
                 stopped_at=timezone.now(),
@@ -360,12 +506,14 @@ class Worker:
             extra={"worker": self.worker_id, "jobs_done": self._stats.done, "jobs_failed": self._stats.failed},
         )
 
-    def _retry_db(self, fn, attempts: int = 3):
+    def _retry_db(self, fn: Callable[[], T], attempts: int = 3) -> T | None:
         for i in range(attempts):
             try:
                 return fn()
-            except (OperationalError, InterfaceError) as exc:
-                logger.warning("database error during shutdown", extra={"error": str(exc)[:200]})
+            except OUTAGE_ERRORS as exc:
+                logger.warning(
+                    "database error; retrying", extra={"worker": self.worker_id, "error": str(exc).strip()[:200]}
+                )
                 self._close_connection()
                 time.sleep(0.2 * (i + 1))
         return None
@@ -378,19 +526,19 @@ class Worker:
         thread.start()
 
     def _thread_main(self) -> None:
-        me = threading.get_ident()
         try:
-            while me not in self._retired:
+            while True:
                 flight = self._tasks.get()
                 if flight is None:
                     return
-                if flight.ctx._abort.is_set():  # handed back before it started
-                    continue
-                flight.thread = threading.current_thread()
-                flight.started = time.monotonic()
-                flight.ctx.deadline = flight.started + flight.timeout
+                if not flight.begin():
+                    continue  # handed back before it started
                 result = self._execute(flight)
-                self._events.put(("result", (flight, result)))
+                if not flight.finish():
+                    # Timed out (a replacement thread was started) or handed back at
+                    # shutdown: this thread's job is over.
+                    return
+                self._events.put(("result", result))
                 reset_queries()
         finally:
             connections.close_all()
@@ -406,12 +554,7 @@ class Worker:
             spec = get_job_type(job.job_type)
             if spec is None:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")
-            result = spec.func(ctx)
-            if result is None:
-                result = {}
-            if not isinstance(result, dict):
-                raise TypeError(f"handler returned {type(result).__name__}, not a dict")
-            json.dumps(result)
+            result = check_result(spec.func(ctx))
         except JobAborted as exc:
             outcome = AttemptOutcome.TIMEOUT if exc.reason == "timed out" else AttemptOutcome.CANCELLED
             error = f"timed out after {flight.timeout:g} s" if outcome == AttemptOutcome.TIMEOUT else exc.reason
@@ -447,19 +590,24 @@ class Worker:
         backoff = 0.5
         while not self._stop_listening.is_set():
             try:
-                with psycopg.connect(**params, autocommit=True) as conn:
+                with psycopg.connect(**params, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    logger.info("listening for enqueues", extra={"worker": self.worker_id, "channel": NOTIFY_CHANNEL})
+                    # Whatever was enqueued while we were not listening is due now.
+                    self._events.put(("wake", None))
                     backoff = 0.5
                     while not self._stop_listening.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._events.put(("wake", None))
             except Exception as exc:
+                if self._stop_listening.is_set():
+                    return
+                backoff = min(backoff * 2, 30.0)
                 logger.warning(
                     "LISTEN connection lost; polling meanwhile",
-                    extra={"worker": self.worker_id, "error": str(exc)[:200]},
+                    extra={"worker": self.worker_id, "error": str(exc).strip()[:200], "retry_in_s": backoff},
                 )
                 self._stop_listening.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -469,7 +617,7 @@ class Worker:
             try:
                 connection.ensure_connection()
                 return
-            except (OperationalError, InterfaceError) as exc:
+            except OUTAGE_ERRORS as exc:
                 logger.warning(
                     "database unavailable at start; waiting", extra={"error": str(exc)[:200], "retry_in_s": delay}
                 )

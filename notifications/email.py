@@ -56,6 +56,10 @@ def _connection(provider: str):
         return get_connection(backend, fail_silently=False)
 
 
+def _smtp_address() -> str:
+    return f"{django_settings.EMAIL_HOST}:{django_settings.EMAIL_PORT}"
+
+
 def send_org_email(
     settings: NotificationSettings,
     *,
@@ -94,11 +98,16 @@ def send_org_email(
         raise EmailDeliveryError(
             f"The mail server answered {exc.smtp_code}: {text_error}", permanent=permanent
         ) from exc
-    except (smtplib.SMTPException, TimeoutError) as exc:
+    except (TimeoutError, smtplib.SMTPException) as exc:
+        # smtplib reports a read timeout as SMTPServerDisconnected raised from the TimeoutError.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            raise EmailDeliveryError(
+                f"The mail server at {_smtp_address()} did not answer within "
+                f"{django_settings.EMAIL_TIMEOUT:g} s (timed out)."
+            ) from exc
         raise EmailDeliveryError(f"The mail server failed: {exc or type(exc).__name__}") from exc
     except OSError as exc:
-        host = f"{django_settings.EMAIL_HOST}:{django_settings.EMAIL_PORT}"
-        raise EmailDeliveryError(f"Cannot reach the mail server at {host}: {exc.strerror or exc}") from exc
+        raise EmailDeliveryError(f"Cannot reach the mail server at {_smtp_address()}: {exc.strerror or exc}") from exc
     except Exception as exc:  # provider backends (anymail) raise their own types
         if exc.__class__.__module__.startswith("anymail"):
             raise EmailDeliveryError(f"The email provider refused the message: {exc}") from exc

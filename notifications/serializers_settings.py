@@ -1,19 +1,16 @@
 """Input and output shapes of /api/system/notification-settings."""
 
-import json
-
 from rest_framework import serializers
 
 from notifications.models import NotificationSettings
 from notifications.models.settings import DigestFrequency, EmailProvider, SmsProvider
 from notifications.validators import (
+    validate_custom_settings,
     validate_e164,
     validate_header_safe,
     validate_hh_mm,
     validate_slack_webhook_url,
 )
-
-CUSTOM_SETTINGS_MAX_BYTES = 16 * 1024
 
 READ_ONLY_FIELDS = ["id", "organization_id", "created_at", "created_by", "updated_at", "updated_by"]
 
@@ -70,11 +67,16 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         unknown = sorted(set(data) - set(self.fields) - set(READ_ONLY_FIELDS) - {"slack_webhook_configured"})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        errors: dict = {name: ["Unknown field."] for name in unknown}
         # Read-only fields echoed back by a client that PUTs what it GOT are ignored.
         data = {k: v for k, v in data.items() if k in self.fields}
-        return super().to_internal_value(data)
+        try:
+            validated = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail)
+        if errors:  # every bad field is named at once, unknown ones included
+            raise serializers.ValidationError(errors)
+        return validated
 
     def validate_slack_webhook_url(self, value: str | None) -> str | None:
         if not value:
@@ -86,11 +88,4 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
         return validate_slack_webhook_url(value)
 
     def validate_custom_settings(self, value: object) -> dict:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        size = len(json.dumps(value, separators=(",", ":")).encode())
-        if size > CUSTOM_SETTINGS_MAX_BYTES:
-            raise serializers.ValidationError(
-                f"Must be at most {CUSTOM_SETTINGS_MAX_BYTES} bytes as JSON (got {size})."
-            )
-        return value
+        return validate_custom_settings(value)

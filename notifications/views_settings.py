@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from hcm.errors import UpstreamError
 from hcm.permissions import IsSystemAdmin
 from hcm.ratelimit import enforce_rate_limit
-from notifications.email import EmailDeliveryError, send_org_email
+from notifications.email import EmailDeliveryError
 from notifications.serializers_settings import (
     NotificationSettingsSerializer,
     NotificationSettingsUpdateSerializer,
@@ -18,6 +18,7 @@ from notifications.services.notification_settings import (
     notification_settings_get,
     notification_settings_update,
 )
+from notifications.services.test_email import EmailDisabledError, send_test_email
 
 
 class NotificationSettingsView(APIView):
@@ -52,19 +53,11 @@ class NotificationSettingsTestEmailView(APIView):
         query = TestEmailQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         ns = notification_settings_get(organization=request.user.organization)
-        if not ns.email_enabled:
-            raise ValidationError({"email_enabled": ["Email is disabled for this organization."]})
         recipient = query.validated_data.get("recipient") or ns.email_from_address
         try:
-            sent = send_org_email(
-                ns,
-                to=[recipient],
-                subject=f"Test email from {ns.email_from_name or 'HCM'}",
-                text=(
-                    "This is a test email from the HCM notification settings.\n"
-                    f"Provider: {ns.email_provider}\nRequested by: {request.user.get_username()}\n"
-                ),
-            )
+            sent = send_test_email(ns, recipient=recipient, requested_by=request.user.get_username())
+        except EmailDisabledError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from exc
         except EmailDeliveryError as exc:
             raise UpstreamError(f"Test email not sent: {exc}") from exc
         return Response({"status": "sent", "to": recipient, "message_id": sent.message_id}, status=status.HTTP_200_OK)

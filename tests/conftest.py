@@ -7,6 +7,15 @@ from hcm.models import Role
 from tests.factories import make_org, make_user
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    # Real hashing costs ~0.3 s per user on these 2 cores; the hasher is not under test.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache(db):
     # Rate-limit counters live in the cache; each test starts with none spent.

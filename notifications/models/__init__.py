@@ -1,3 +1,17 @@
+from notifications.models.contact import NotificationContact
+from notifications.models.delivery import Delivery, DeliveryChannel, DeliveryStatus, DigestRun
+from notifications.models.notification import Channel, Notification, NotificationPriority, NotificationStatus
 from notifications.models.settings import NotificationSettings
 
-__all__ = ["NotificationSettings"]
+__all__ = [
+    "Channel",
+    "Delivery",
+    "DeliveryChannel",
+    "DeliveryStatus",
+    "DigestRun",
+    "Notification",
+    "NotificationContact",
+    "NotificationPriority",
+    "NotificationSettings",
+    "NotificationStatus",
+]

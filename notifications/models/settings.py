@@ -4,6 +4,7 @@ from django.db import models
 
 from hcm.crypto import EncryptedTextField
 from hcm.models import Organization
+from notifications.validators import MASK
 
 
 class EmailProvider(models.TextChoices):
@@ -91,4 +92,4 @@ def mask_secret_url(url: str | None) -> str | None:
         return None
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0]
-    return f"{scheme}://{host}/…{url[-4:]}" if len(url) > 12 else "…"
+    return f"{scheme}://{host}/{MASK}{url[-4:]}" if len(url) > 12 else MASK

@@ -1,0 +1,254 @@
+"""The benchmark's in-Django half: one action per call, for one system, printing JSON lines
+that bench/run.py reads. Each system is set up with its own settings module, so this runs
+as a subprocess:
+
+    python bench/driver.py ours|tasksdb setup|reset|enqueue|seed|wait|latency [N]
+
+`ours` enqueues through jobs.services.job_enqueue; `tasksdb` through django-tasks-db's
+public API, a @task's .enqueue(). Times are this machine's wall clock throughout: the
+enqueue timestamp here and the started_at each worker writes.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+SEED_BATCH = 1000  # enqueues per transaction when seeding a throughput run
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields, default=str), flush=True)
+
+
+class Ours:
+    """The project's job system: jobs.services.job_enqueue and the background_jobs table."""
+
+    tables = ("background_job_attempts", "background_jobs", "background_job_workers")
+
+    def __init__(self) -> None:
+        from hcm.models import Organization
+        from jobs.models import BackgroundJob
+        from jobs.services import job_enqueue
+
+        self.job_enqueue = job_enqueue
+        self.Job = BackgroundJob
+        self.org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
+
+    def enqueue_one(self) -> str:
+        job, _ = self.job_enqueue(organization=self.org, job_type="noop")
+        return job.id
+
+    def counts(self) -> tuple[int, int]:
+        """(completed, failed)."""
+        by_status = dict(self.Job.objects.values_list("status").annotate(n=_count()).order_by())
+        return by_status.get("completed", 0), by_status.get("failed", 0)
+
+    def span(self) -> tuple[datetime | None, datetime | None]:
+        from django.db.models import Max, Min
+
+        agg = self.Job.objects.aggregate(first=Min("started_at"), last=Max("completed_at"))
+        return agg["first"], agg["last"]
+
+    def started(self, ids: list[str]) -> dict[str, datetime]:
+        rows = self.Job.objects.filter(pk__in=ids, started_at__isnull=False).values_list("id", "started_at")
+        return dict(rows)
+
+
+class TasksDb:
+    """django-tasks-db: a @task's .enqueue() and the DBTaskResult table."""
+
+    tables = ("django_tasks_database_dbtaskresult",)  # its model's db_table
+
+    def __init__(self) -> None:
+        from django_tasks_db.models import DBTaskResult
+        from tasksdb_project.tasks import noop
+
+        self.task = noop
+        self.Result = DBTaskResult
+
+    def enqueue_one(self) -> str:
+        return str(self.task.enqueue().id)
+
+    def counts(self) -> tuple[int, int]:
+        by_status = dict(self.Result.objects.values_list("status").annotate(n=_count()).order_by())
+        return by_status.get("SUCCESSFUL", 0), by_status.get("FAILED", 0)
+
+    def span(self) -> tuple[datetime | None, datetime | None]:
+        from django.db.models import Max, Min
+
+        agg = self.Result.objects.aggregate(first=Min("started_at"), last=Max("finished_at"))
+        return agg["first"], agg["last"]
+
+    def started(self, ids: list[str]) -> dict[str, datetime]:
+        rows = self.Result.objects.filter(pk__in=ids, started_at__isnull=False).values_list("id", "started_at")
+        return {str(pk): at for pk, at in rows}
+
+
+def _count():
+    from django.db.models import Count
+
+    return Count("*")
+
+
+def setup_django(system: str) -> None:
+    if system == "ours":
+        sys.path.insert(0, str(PROJECT_DIR))
+        os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings"
+    else:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tasksdb_project.settings"  # bench/ is sys.path[0]
+    import django
+
+    django.setup()
+
+
+def action_setup(system: str) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    make_system(system)  # ours creates its organization here
+    emit(ok=True)
+
+
+def action_reset(system: str) -> None:
+    """Empty the system's tables so every run starts from the same state."""
+    from django.db import connection
+
+    tables = (Ours if system == "ours" else TasksDb).tables
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+            cursor.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    emit(ok=True)
+
+
+def action_enqueue(system: str, n: int) -> None:
+    """Enqueue rate: n enqueues, one job per call, each its own transaction (no worker)."""
+    s = make_system(system)
+    s.enqueue_one()  # warm up: first query, imports, prepared state
+    t0 = time.perf_counter()
+    for _ in range(n):
+        s.enqueue_one()
+    seconds = time.perf_counter() - t0
+    emit(n=n, seconds=seconds, rate=n / seconds)
+
+
+def action_seed(system: str, n: int) -> None:
+    """Queue n jobs for a throughput run, SEED_BATCH enqueues per transaction (fast)."""
+    from django.db import transaction
+
+    s = make_system(system)
+    t0 = time.perf_counter()
+    left = n
+    while left:
+        batch = min(SEED_BATCH, left)
+        with transaction.atomic():
+            for _ in range(batch):
+                s.enqueue_one()
+        left -= batch
+    emit(n=n, seconds=time.perf_counter() - t0)
+
+
+def action_wait(system: str, n: int, timeout: float) -> None:
+    """Wait until n jobs are finished, printing progress; then the first start → last end."""
+    s = make_system(system)
+    deadline = time.monotonic() + timeout
+    last = -1
+    while True:
+        done, failed = s.counts()
+        if done + failed != last:
+            emit(progress=done + failed, done=done, failed=failed)
+            last = done + failed
+        if done + failed >= n or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    first, end = s.span()
+    seconds = (end - first).total_seconds() if first and end else None
+    emit(
+        final=True,
+        done=done,
+        failed=failed,
+        timed_out=done + failed < n,
+        seconds=seconds,
+        rate=(done / seconds) if seconds else None,
+    )
+
+
+def action_latency(system: str, samples: int, timeout: float) -> None:
+    """Enqueue-to-start with an idle, running worker: one job at a time, 50–100 ms apart."""
+    s = make_system(system)
+    warm = s.enqueue_one()  # the worker has taken a job: it is up and idle
+    _wait_started(s, [warm], timeout)
+    time.sleep(0.5)
+    rng = random.Random(3)  # fixed spacing sequence, uncorrelated with any poll interval
+    enqueued: dict[str, float] = {}
+    for _ in range(samples):
+        t0 = time.time()
+        job_id = s.enqueue_one()
+        enqueued[job_id] = t0
+        time.sleep(rng.uniform(0.05, 0.1))
+    started = _wait_started(s, list(enqueued), timeout)
+    lat_ms = sorted((started[i].timestamp() - t0) * 1000 for i, t0 in enqueued.items() if i in started)
+    if len(lat_ms) < 2:
+        emit(samples=len(lat_ms), error="jobs did not start")
+        return
+    q = statistics.quantiles(lat_ms, n=100, method="inclusive")
+    emit(
+        samples=len(lat_ms),
+        missing=samples - len(lat_ms),
+        p50=statistics.median(lat_ms),
+        p95=q[94],
+        mean=statistics.fmean(lat_ms),
+        max=lat_ms[-1],
+        min=lat_ms[0],
+    )
+
+
+def _wait_started(s, ids: list[str], timeout: float) -> dict[str, datetime]:
+    deadline = time.monotonic() + timeout
+    while True:
+        started = s.started(ids)
+        if len(started) == len(ids) or time.monotonic() > deadline:
+            return started
+        time.sleep(0.1)
+
+
+def make_system(system: str):
+    return Ours() if system == "ours" else TasksDb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("system", choices=["ours", "tasksdb"])
+    parser.add_argument("action", choices=["setup", "reset", "enqueue", "seed", "wait", "latency"])
+    parser.add_argument("n", type=int, nargs="?", default=0)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    setup_django(args.system)
+    if args.action == "setup":
+        action_setup(args.system)
+    elif args.action == "reset":
+        action_reset(args.system)
+    elif args.action == "enqueue":
+        action_enqueue(args.system, args.n)
+    elif args.action == "seed":
+        action_seed(args.system, args.n)
+    elif args.action == "wait":
+        action_wait(args.system, args.n, args.timeout)
+    else:
+        action_latency(args.system, args.n, args.timeout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""What the operator dashboard shows, read from the job tables (service-wide, every organization).
+
+Throughput and failure rate count attempts (JobAttempt, the event log), bucketed by when
+they finished: an attempt that completed is throughput; one that failed, timed out or lost
+its worker is a failure, even if a later retry succeeded. Cancelled and handed-back attempts
+are neither. Buckets are in UTC (settings.TIME_ZONE) and every bucket is present, zeros too.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count, Min, Q
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType
+from jobs.selectors import worker_is_alive, workers_alive_cutoff, workers_recent
+
+COMPLETED_OUTCOMES = (AttemptOutcome.COMPLETED,)
+FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.LEASE_EXPIRED)
+DAYS = 7
+HOURS = 24
+SLOWEST_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queued: int  # every queued job
+    due: int  # queued, runnable now, type not paused
+    scheduled: int  # queued for later (run_at or retry back-off), type not paused
+    paused: int  # queued, of a paused type
+    processing: int
+    oldest_due_age_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    completed: int
+    failed: int
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed share of finished attempts, 0..1; None when nothing finished."""
+        return self.failed / self.finished if self.finished else None
+
+
+@dataclass(frozen=True)
+class JobTypeDuration:
+    job_type: str
+    runs: int
+    mean_ms: float
+    p95_ms: float
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    worker_id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    started_at: datetime
+    last_seen_at: datetime
+    stopped_at: datetime | None
+    alive: bool
+    jobs_done: int
+    jobs_failed: int
+
+
+@dataclass(frozen=True)
+class PausedRow:
+    job_type: str
+    paused_at: datetime
+    paused_by: str
+    queued: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    generated_at: datetime
+    queue: QueueDepth
+    by_status: dict[str, int]
+    daily: list[Bucket]
+    hourly: list[Bucket]
+    slowest: list[JobTypeDuration]
+    workers: list[WorkerRow]
+    paused: list[PausedRow]
+
+
+def queue_depth(*, now: datetime) -> QueueDepth:
+    paused = list(PausedJobType.objects.values_list("job_type", flat=True))
+    queued = BackgroundJob.objects.filter(status=JobStatus.QUEUED)
+    # An empty IN () cannot go in an aggregate's FILTER: with nothing paused, every type runs.
+    runnable = ~Q(job_type__in=paused) if paused else Q()
+    due = Q(status=JobStatus.QUEUED, available_at__lte=now) & runnable
+    counts = BackgroundJob.objects.aggregate(
+        queued=Count("id", filter=Q(status=JobStatus.QUEUED)),
+        due=Count("id", filter=due),
+        scheduled=Count("id", filter=Q(status=JobStatus.QUEUED, available_at__gt=now) & runnable),
+        processing=Count("id", filter=Q(status=JobStatus.PROCESSING)),
+        oldest_due_at=Min("available_at", filter=due),
+    )
+    oldest = counts.pop("oldest_due_at")
+    return QueueDepth(
+        **counts,
+        paused=queued.filter(job_type__in=paused).count() if paused else 0,
+        oldest_due_age_seconds=(now - oldest).total_seconds() if oldest else None,
+    )
+
+
+def jobs_by_status() -> dict[str, int]:
+    """Every status, in lifecycle order, with its count (0 included)."""
+    counts = dict(BackgroundJob.objects.order_by().values_list("status").annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in JobStatus.values}
+
+
+def _attempt_buckets(*, start: datetime, step: timedelta, count: int, trunc: type) -> list[Bucket]:
+    rows = (
+        JobAttempt.objects.filter(finished_at__gte=start, finished_at__lt=start + step * count)
+        .annotate(bucket=trunc("finished_at"))
+        .order_by()
+        .values("bucket")
+        .annotate(
+            completed=Count("id", filter=Q(outcome__in=COMPLETED_OUTCOMES)),
+            failed=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES)),
+        )
+    )
+    found = {row["bucket"]: row for row in rows}
+    buckets = []
+    for i in range(count):
+        bucket_start = start + step * i
+        row = found.get(bucket_start, {"completed": 0, "failed": 0})
+        buckets.append(Bucket(start=bucket_start, completed=row["completed"], failed=row["failed"]))
+    return buckets
+
+
+def throughput_daily(*, now: datetime, days: int = DAYS) -> list[Bucket]:
+    """One bucket per calendar day, the last `days` days including today."""
+    today = now.astimezone(timezone.get_current_timezone()).replace(hour=0, minute=0, second=0, microsecond=0)
+    return _attempt_buckets(start=today - timedelta(days=days - 1), step=timedelta(days=1), count=days, trunc=TruncDay)
+
+
+def throughput_hourly(*, now: datetime, hours: int = HOURS) -> list[Bucket]:
+    """One bucket per clock hour, the last `hours` hours including the current one."""
+    this_hour = now.astimezone(timezone.get_current_timezone()).replace(minute=0, second=0, microsecond=0)
+    return _attempt_buckets(
+        start=this_hour - timedelta(hours=hours - 1), step=timedelta(hours=1), count=hours, trunc=TruncHour
+    )
+
+
+def slowest_job_types(*, since: datetime, limit: int = SLOWEST_LIMIT) -> list[JobTypeDuration]:
+    """Job types by mean attempt duration since `since`, slowest first, with the p95.
+
+    p95 is the nearest-rank percentile (as jobs.selectors.percentile), read from the
+    database one type at a time, so no attempt rows are loaded.
+    """
+    attempts = JobAttempt.objects.filter(finished_at__gte=since).order_by()
+    per_type = attempts.values("job_type").annotate(runs=Count("id"), mean_ms=Avg("duration_ms"))
+    result = []
+    for row in sorted(per_type, key=lambda r: r["mean_ms"], reverse=True)[:limit]:
+        rank = max(1, math.ceil(0.95 * row["runs"]))
+        p95 = (
+            attempts.filter(job_type=row["job_type"])
+            .order_by("duration_ms")
+            .values_list("duration_ms", flat=True)[rank - 1]
+        )
+        result.append(JobTypeDuration(row["job_type"], row["runs"], row["mean_ms"], p95))
+    return result
+
+
+def workers_overview(*, since: datetime) -> list[WorkerRow]:
+    """Workers heard from since `since`, most recent heartbeat first, alive or not."""
+    cutoff = workers_alive_cutoff()
+    return [
+        WorkerRow(
+            worker_id=w.worker_id,
+            hostname=w.hostname,
+            pid=w.pid,
+            concurrency=w.concurrency,
+            started_at=w.started_at,
+            last_seen_at=w.last_seen_at,
+            stopped_at=w.stopped_at,
+            alive=worker_is_alive(w, cutoff=cutoff),
+            jobs_done=w.jobs_done,
+            jobs_failed=w.jobs_failed,
+        )
+        for w in workers_recent(since=since)
+    ]
+
+
+def paused_types() -> list[PausedRow]:
+    """Paused job types with how many of their jobs wait queued."""
+    queued = dict(
+        BackgroundJob.objects.filter(status=JobStatus.QUEUED).order_by().values_list("job_type").annotate(n=Count("id"))
+    )
+    return [
+        PausedRow(job_type=p.job_type, paused_at=p.paused_at, paused_by=p.paused_by, queued=queued.get(p.job_type, 0))
+        for p in PausedJobType.objects.order_by("job_type")
+    ]
+
+
+def dashboard_get(*, now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    since = now - timedelta(days=DAYS)
+    return Dashboard(
+        generated_at=now,
+        queue=queue_depth(now=now),
+        by_status=jobs_by_status(),
+        daily=throughput_daily(now=now),
+        hourly=throughput_hourly(now=now),
+        slowest=slowest_job_types(since=since),
+        workers=workers_overview(since=since),
+        paused=paused_types(),
+    )

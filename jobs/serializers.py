@@ -1,0 +1,192 @@
+"""Input and output shapes of /api/system/background-jobs.
+
+Output follows the seed's job representation (priority as "low" | "medium" | "high",
+`organization_id`, `created_by`, …) plus the fields this service adds. Tracebacks are for
+operators in the admin; the API shows the error message only.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from jobs.models import BackgroundJob, JobAttempt, JobPriority, JobStatus
+from jobs.registry import job_type_names
+from jobs.services import MAX_RETRIES_LIMIT
+
+PRIORITY_NAMES = [p.label for p in JobPriority]
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know (a typo must not be silently ignored)."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class JobAttemptSerializer(serializers.ModelSerializer):
+    """One entry of a job's event log, without the traceback."""
+
+    class Meta:
+        model = JobAttempt
+        fields = ["attempt", "worker_id", "started_at", "finished_at", "duration_ms", "outcome", "error_message"]
+
+
+class BackgroundJobSerializer(serializers.ModelSerializer):
+    organization_id = serializers.CharField(read_only=True, allow_null=True)
+    priority = serializers.CharField(source="priority_name", read_only=True)
+    worker_id = serializers.CharField(source="locked_by", read_only=True, allow_null=True)
+
+    class Meta:
+        model = BackgroundJob
+        fields = [
+            "id",
+            "organization_id",
+            "job_type",
+            "status",
+            "priority",
+            "payload",
+            "result",
+            "error_message",
+            "progress",
+            "retry_count",
+            "max_retries",
+            "next_retry_at",
+            "run_at",
+            "idempotency_key",
+            "attempt",
+            "worker_id",
+            "lease_expires_at",
+            "created_at",
+            "created_by",
+            "started_at",
+            "completed_at",
+            "updated_at",
+            "updated_by",
+        ]
+        read_only_fields = fields
+
+
+class BackgroundJobDetailSerializer(BackgroundJobSerializer):
+    """GET /{id}: the job and its event log."""
+
+    attempts = JobAttemptSerializer(many=True, read_only=True)
+
+    class Meta(BackgroundJobSerializer.Meta):
+        fields = [*BackgroundJobSerializer.Meta.fields, "attempts"]
+        read_only_fields = fields
+
+
+class BackgroundJobCreateSerializer(StrictSerializer):
+    """POST body. Job type and payload are checked against the registry by job_enqueue."""
+
+    job_type = serializers.CharField(max_length=100)
+    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False, help_text="Default: the job type's.")
+    payload = serializers.JSONField(required=False, allow_null=True, default=dict)
+    max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=3)
+    run_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; not before this time.")
+    idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
+
+
+class BackgroundJobListQuery(serializers.Serializer):
+    """Filters of GET /background-jobs (skip and limit are hcm.pagination's)."""
+
+    status = serializers.ChoiceField(JobStatus.values, required=False)
+    job_type = serializers.CharField(required=False)
+    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False)
+
+    def validate_job_type(self, value: str) -> str:
+        names = job_type_names()
+        if value not in names:
+            raise serializers.ValidationError(f"Unknown job type {value!r}. Valid types: {', '.join(names)}.")
+        return value
+
+
+class JobTypeActionSerializer(StrictSerializer):
+    """Body of /pause and /resume; job_type_pause/resume check it is registered."""
+
+    job_type = serializers.CharField(max_length=100)
+
+
+class PausedStateSerializer(serializers.Serializer):
+    job_type = serializers.CharField()
+    paused = serializers.BooleanField()
+    paused_at = serializers.DateTimeField(allow_null=True)
+    paused_by = serializers.CharField(allow_null=True)
+
+
+# --- GET /stats (the shape job_stats returns) ----------------------------------------------
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+
+class JobTypeCountsSerializer(StatusCountsSerializer):
+    total = serializers.IntegerField()
+
+
+class QueueStatsSerializer(serializers.Serializer):
+    depth = serializers.IntegerField(help_text="Queued jobs, due or not.")
+    due = serializers.IntegerField(help_text="Queued, past run_at / next_retry_at, type not paused.")
+    scheduled = serializers.IntegerField(help_text="Queued for later (run_at or a retry wait).")
+    paused = serializers.IntegerField(help_text="Queued jobs of paused job types.")
+    processing = serializers.IntegerField()
+    oldest_due_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="How long the oldest due job has waited."
+    )
+
+
+class RunSummarySerializer(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="Attempts finished in the window.")
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text="Failed, timed out, cancelled while running or lost.")
+    success_rate = serializers.FloatField(help_text="succeeded / runs, 0–1.")
+    mean_duration_ms = serializers.FloatField()
+    p95_duration_ms = serializers.FloatField(help_text="Nearest-rank 95th percentile.")
+
+
+class RecentRunsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    by_job_type = serializers.DictField(child=RunSummarySerializer())
+
+
+class WorkerSerializer(serializers.Serializer):
+    worker_id = serializers.CharField()
+    hostname = serializers.CharField()
+    pid = serializers.IntegerField()
+    concurrency = serializers.IntegerField()
+    job_types = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="Null: every type.")
+    started_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(help_text="Last heartbeat.")
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    jobs_done = serializers.IntegerField()
+    jobs_failed = serializers.IntegerField()
+    alive = serializers.BooleanField(help_text="Not stopped, and heard from within two lease periods.")
+
+
+class PausedJobTypeSerializer(serializers.Serializer):
+    job_type = serializers.CharField()
+    paused_at = serializers.DateTimeField()
+    paused_by = serializers.CharField()
+
+
+class JobStatsSerializer(serializers.Serializer):
+    """Job figures are the caller's organization's; workers and paused types are service-wide."""
+
+    generated_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    by_status = StatusCountsSerializer()
+    by_job_type = serializers.DictField(child=JobTypeCountsSerializer())
+    queue = QueueStatsSerializer()
+    last_7_days = RecentRunsSerializer()
+    workers = WorkerSerializer(many=True)
+    paused_job_types = PausedJobTypeSerializer(many=True)

@@ -1,0 +1,1 @@
+"""One module per outbound channel; each exposes `send(delivery, settings) -> provider id`."""

@@ -1,0 +1,31 @@
+"""Email deliveries: Django's email backend through notifications.email.send_org_email."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from notifications.channels.base import DeliveryError
+from notifications.email import EmailDeliveryError, send_org_email
+from notifications.models import Delivery, NotificationSettings
+
+
+def send(delivery: Delivery, settings: NotificationSettings) -> str:
+    """Send the stored subject/text/html to delivery.recipient; the Message-ID is the
+    provider message id."""
+    if not settings.email_enabled:
+        raise DeliveryError("Email is disabled for this organization.", permanent=True)
+    try:
+        validate_email(delivery.recipient)
+    except ValidationError:
+        raise DeliveryError(f"Invalid email address {delivery.recipient!r}.", permanent=True) from None
+    content = delivery.content
+    try:
+        sent = send_org_email(
+            settings,
+            to=[delivery.recipient],
+            subject=content.get("subject", ""),
+            text=content.get("text", ""),
+            html=content.get("html") or None,
+        )
+    except EmailDeliveryError as exc:
+        raise DeliveryError(str(exc), permanent=exc.permanent) from None
+    return sent.message_id

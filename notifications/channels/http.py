@@ -1,0 +1,80 @@
+"""One POST to a provider, with http.client: no redirects are ever followed (a 3xx is an
+answer like any other), no proxies from the environment, and a short timeout."""
+
+import http.client
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from notifications.channels.base import DeliveryError
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def http_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, service: str) -> HttpResponse:
+    """POST `body` to `url`. Network failures and timeouts raise a transient DeliveryError
+    naming `service` and the host only (URLs can hold credentials)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    elif parts.scheme == "http":
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    else:
+        raise DeliveryError(f"{service}: unsupported URL scheme {parts.scheme!r}.", permanent=True)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("POST", path, body=body, headers={**headers, "Content-Length": str(len(body))})
+        response = conn.getresponse()
+        data = response.read(MAX_BODY_BYTES)
+        return HttpResponse(
+            status=response.status,
+            headers={k.lower(): v for k, v in response.getheaders()},
+            body=data,
+        )
+    except TimeoutError:
+        raise DeliveryError(f"{service} did not answer within {timeout:g} s ({host}).") from None
+    except ssl.SSLError as exc:
+        raise DeliveryError(f"TLS error talking to {service} ({host}): {exc.reason or exc}.") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"Cannot reach {service} ({host}): {exc.__class__.__name__}: {exc}.") from None
+    finally:
+        conn.close()
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float:
+    """Retry-After as seconds (delta-seconds or an HTTP date), clamped to [1 s, 24 h]."""
+    if not value:
+        return DEFAULT_RETRY_AFTER
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
+
+
+def body_excerpt(body: bytes, limit: int = 200) -> str:
+    return body[:limit].decode(errors="replace").strip()

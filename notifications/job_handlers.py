@@ -1,0 +1,56 @@
+"""The notifications app's job types (autodiscovered) and its cleanup steps."""
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from jobs.cleanup import register_cleanup_step
+from jobs.context import JobContext
+from jobs.registry import job_handler
+from jobs.retry import RetryPolicy
+from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
+from notifications.services.digests import digest_runs_purge, digests_create_due
+from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
+
+
+class NotificationSendPayload(serializers.Serializer):
+    delivery_id = serializers.CharField(max_length=40)
+
+
+class NotificationDigestPayload(serializers.Serializer):
+    organization_id = serializers.CharField(max_length=40, required=False)
+
+
+@job_handler(SEND_JOB_TYPE, payload=NotificationSendPayload, timeout=60)
+def notification_send(ctx: JobContext) -> dict:
+    """Send one email / SMS / Slack delivery; permanent failures are not retried."""
+    job = ctx.job
+    # The job system owns the retry rule; ask it whether a failure now would be the last.
+    last = RetryPolicy.from_settings().after_failure(
+        retry_count=job.retry_count, max_retries=job.max_retries, now=timezone.now()
+    )
+    return delivery_attempt(delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up)
+
+
+@job_handler("notification_digest", payload=NotificationDigestPayload, timeout=300, priority="low")
+def notification_digest(ctx: JobContext) -> dict:
+    """Queue the digest emails that are due (one organization, or all); idempotent."""
+    organization_id = ctx.payload.get("organization_id") or ctx.job.organization_id
+    return digests_create_due(organization_id=organization_id)
+
+
+def _purge_read_notifications() -> int:
+    return read_notifications_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+
+
+def _purge_channel_deliveries() -> int:
+    return channel_deliveries_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+
+
+def _purge_digest_runs() -> int:
+    return digest_runs_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+
+
+register_cleanup_step("expired_data", "read_notifications", _purge_read_notifications)
+register_cleanup_step("expired_data", "notification_slack_deliveries", _purge_channel_deliveries)
+register_cleanup_step("expired_data", "notification_digest_runs", _purge_digest_runs)

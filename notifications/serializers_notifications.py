@@ -1,0 +1,98 @@
+"""Shapes of the notification center API and the notification-events API."""
+
+import json
+
+from rest_framework import serializers
+
+from notifications.events import DATA_MAX_BYTES
+from notifications.models import Channel, Delivery, Notification, NotificationContact, NotificationPriority
+from notifications.validators import validate_e164
+
+TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "type",
+            "title",
+            "message",
+            "priority",
+            "channels",
+            "status",
+            "read_at",
+            "sent_at",
+            "metadata",
+            "action_url",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliverySummarySerializer(serializers.ModelSerializer):
+    """What the sender of a notification sees of each outbound message it caused."""
+
+    notification_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "notification_id", "channel", "recipient", "status", "deferred_until"]
+        read_only_fields = fields
+
+
+class NotificationListQuery(serializers.Serializer):
+    unread_only = serializers.BooleanField(required=False, default=False)
+    type = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class RecipientsField(serializers.ListField):
+    child = serializers.IntegerField(min_value=1)
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_empty=False, max_length=1000, **kwargs)
+
+
+class NotificationCreateSerializer(serializers.Serializer):
+    """POST /api/notifications: a system admin's own message to users of the organization."""
+
+    recipients = RecipientsField(help_text="User ids; default: the organization's system admins.")
+    type = serializers.RegexField(TYPE_PATTERN, required=False, default="custom")
+    title = serializers.CharField(max_length=200)
+    message = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    priority = serializers.ChoiceField(NotificationPriority.choices, required=False, default="normal")
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(Channel.choices), required=False, default=list, max_length=4
+    )
+    action_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    metadata = serializers.DictField(required=False, default=dict)
+
+    def validate_metadata(self, value: dict) -> dict:
+        if len(json.dumps(value)) > DATA_MAX_BYTES:
+            raise serializers.ValidationError(f"Must be at most {DATA_MAX_BYTES} bytes of JSON.")
+        return value
+
+    def validate_action_url(self, value: str) -> str:
+        from notifications.rendering import safe_action_url
+
+        if value and not safe_action_url(value):
+            raise serializers.ValidationError("Must be a path starting with / or an http(s) URL.")
+        return value
+
+
+class NotificationEventSerializer(serializers.Serializer):
+    """POST /api/system/notification-events; `data` is checked by the event's own schema."""
+
+    event = serializers.CharField(max_length=100)
+    data = serializers.JSONField(required=False, default=dict)
+    recipients = RecipientsField(help_text="User ids; default: the organization's system admins.")
+
+
+class NotificationContactSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(allow_null=True, required=True, max_length=16, validators=[validate_e164])
+
+    class Meta:
+        model = NotificationContact
+        fields = ["phone", "updated_at"]
+        read_only_fields = ["updated_at"]

@@ -1,0 +1,185 @@
+"""Outbound deliveries: queueing their jobs, one send attempt, resending failed ones.
+
+Delivery status follows the job: queued (or deferred to the end of quiet hours) → sent,
+or failed once the job gives up (at once for a permanent error; after the job system's
+retries for a transient one).
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.errors import PermanentJobError, RetryJobAfter
+from jobs.models import JobStatus
+from jobs.services import JobStateError, job_enqueue, job_retry
+from notifications.channels import email as email_channel
+from notifications.channels import slack as slack_channel
+from notifications.channels import sms as sms_channel
+from notifications.channels.base import DeliveryError
+from notifications.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationSettings,
+    NotificationStatus,
+)
+from notifications.models.delivery import PENDING_DELIVERY_STATUSES
+from notifications.services.notification_settings import notification_settings_get
+
+logger = logging.getLogger(__name__)
+
+SEND_JOB_TYPE = "notification_send"
+
+SENDERS: dict[str, Callable[[Delivery, NotificationSettings], str | None]] = {
+    DeliveryChannel.EMAIL: email_channel.send,
+    DeliveryChannel.SMS: sms_channel.send,
+    DeliveryChannel.SLACK: slack_channel.send,
+}
+
+# Critical and high notifications jump the job queue; low ones wait behind the rest.
+_JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
+
+
+class DeliveryRetry(Exception):
+    """A transient failure: the job system retries it with its backoff."""
+
+
+def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) -> None:
+    """Insert the deliveries and one notification_send job each (run at deferred_until
+    for deferred ones). Call inside the transaction that creates what they belong to."""
+    with transaction.atomic():
+        for d in deliveries:
+            d.job = _enqueue(d, priority=priority, by=by)
+        Delivery.objects.bulk_create(deliveries)
+
+
+def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""):
+    job, _ = job_enqueue(
+        organization=delivery.organization,
+        job_type=SEND_JOB_TYPE,
+        payload={"delivery_id": delivery.pk},
+        priority=_JOB_PRIORITY.get(priority, "medium"),
+        run_at=delivery.deferred_until,
+        idempotency_key=f"delivery:{delivery.pk}{key_suffix}",
+        created_by=by,
+    )
+    return job
+
+
+def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str, Any]:
+    """Send one delivery once (the notification_send job's body).
+
+    Raises PermanentJobError (delivery failed, no retry), RetryJobAfter (429: retry no
+    sooner than the provider asked) or DeliveryRetry (transient: the job system retries).
+    `gives_up_on_failure`: this is the job's last attempt, so any failure is final.
+    """
+    delivery = Delivery.objects.select_related("organization").filter(pk=delivery_id).first()
+    if delivery is None:  # its notification was deleted meanwhile
+        return {"delivery_id": delivery_id, "skipped": "delivery no longer exists"}
+    if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        # Already settled (a repeated job, or resend raced): never send twice.
+        return {"delivery_id": delivery_id, "skipped": f"delivery is {delivery.status}"}
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
+    settings = notification_settings_get(organization=delivery.organization)
+    log_fields = {
+        "delivery_id": delivery.pk,
+        "channel": delivery.channel,
+        "organization_id": delivery.organization_id,
+        "event": delivery.event,
+    }
+    try:
+        provider_id = SENDERS[delivery.channel](delivery, settings)
+    except DeliveryError as exc:
+        final = exc.permanent or gives_up_on_failure
+        _record_failure(delivery, error=str(exc), final=final)
+        logger.warning(
+            "notification delivery failed",
+            extra={**log_fields, "error": str(exc), "outcome": "failed" if final else "will_retry"},
+        )
+        if exc.permanent:
+            raise PermanentJobError(str(exc)) from None
+        if exc.retry_after is not None:
+            raise RetryJobAfter(str(exc), delay_seconds=exc.retry_after) from None
+        raise DeliveryRetry(str(exc)) from None
+    except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
+        _record_failure(delivery, error=f"{type(exc).__name__}: {exc}", final=gives_up_on_failure)
+        raise
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
+    )
+    if delivery.notification_id:
+        notification_status_refresh(notification_id=delivery.notification_id)
+    logger.info("notification delivery sent", extra={**log_fields, "outcome": "sent"})
+    return {
+        "delivery_id": delivery.pk,
+        "channel": delivery.channel,
+        "status": "sent",
+        "provider_message_id": provider_id,
+    }
+
+
+def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
+    changes: dict[str, Any] = {"last_error": error[:2000], "updated_at": timezone.now()}
+    if final:
+        changes["status"] = DeliveryStatus.FAILED
+    Delivery.objects.filter(pk=delivery.pk).update(**changes)
+    if final and delivery.notification_id:
+        notification_status_refresh(notification_id=delivery.notification_id)
+
+
+def notification_status_refresh(*, notification_id: str) -> None:
+    """pending while a delivery is queued or deferred, then failed if any failed, else sent.
+    A notification the user has read stays read."""
+    statuses = set(Delivery.objects.filter(notification_id=notification_id).values_list("status", flat=True))
+    if statuses & set(PENDING_DELIVERY_STATUSES):
+        status = NotificationStatus.PENDING
+    elif DeliveryStatus.FAILED in statuses:
+        status = NotificationStatus.FAILED
+    else:
+        status = NotificationStatus.SENT
+    pending = Notification.objects.filter(pk=notification_id).exclude(status=NotificationStatus.READ)
+    if status == NotificationStatus.SENT:
+        pending.filter(sent_at__isnull=True).update(sent_at=timezone.now())
+    pending.update(status=status)
+
+
+def delivery_resendable(delivery: Delivery) -> bool:
+    """Failed, or still waiting on a job that will never run it (cancelled, failed after a
+    timeout or a lost worker, or deleted by the cleanup job)."""
+    if delivery.status == DeliveryStatus.FAILED:
+        return True
+    if delivery.status not in PENDING_DELIVERY_STATUSES:
+        return False
+    return delivery.job is None or delivery.job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def delivery_resend(*, delivery: Delivery, by: str) -> Delivery:
+    """Queue a failed (or orphaned) delivery again, now, with fresh retries (admin action)."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update(of=("self",)).select_related("job").get(pk=delivery.pk)
+        if not delivery_resendable(delivery):
+            raise JobStateError(
+                f"Delivery {delivery.pk} is {delivery.status}; only failed deliveries (or ones whose job "
+                "ended without sending them) can be resent."
+            )
+        delivery.status, delivery.deferred_until = DeliveryStatus.QUEUED, None
+        job = delivery.job
+        if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            job_retry(job=job, by=by)
+        else:  # its job was cleaned up (or never ran): a new one
+            delivery.job = _enqueue(delivery, priority="normal", by=by, key_suffix=f":resend:{secrets.token_hex(4)}")
+        delivery.save(update_fields=["status", "deferred_until", "job", "updated_at"])
+        if delivery.notification_id:
+            notification_status_refresh(notification_id=delivery.notification_id)
+    logger.info(
+        "notification delivery resent",
+        extra={"delivery_id": delivery.pk, "channel": delivery.channel, "by": by},
+    )
+    return delivery

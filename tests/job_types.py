@@ -1,0 +1,124 @@
+"""Job types for the worker tests only: loaded into worker processes with
+JOBS_HANDLER_MODULES=tests.job_types, and into the test process (for enqueueing) by the
+tests' `job_types` fixture, which unregisters them afterwards: test modules import this
+module only inside that fixture, so other tests never see these types.
+
+Handlers that take a `path` append one line per event to that file with a single
+O_APPEND write, so a test can read what really ran, in which process, independently of
+what the worker wrote to the database.
+"""
+
+import os
+import time
+
+from rest_framework import serializers
+
+from jobs.context import JobContext
+from jobs.errors import PermanentJobError, RetryJobAfter
+from jobs.registry import job_handler
+
+NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop")
+
+
+def append_line(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def read_lines(path) -> list[list[str]]:
+    """The events a handler appended: one list of words per line."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.split() for line in f.read().splitlines()]
+
+
+def _event(ctx: JobContext, path: str | None, event: str) -> None:
+    if path:
+        append_line(path, f"{event} {ctx.job.id} {ctx.job.attempt} {os.getpid()}")
+
+
+class RecordPayload(serializers.Serializer):
+    path = serializers.CharField()
+
+
+@job_handler("test_record", payload=RecordPayload, timeout=30)
+def record(ctx: JobContext) -> dict:
+    """Appends `ran <job id> <attempt> <pid>` to the file: the test's log of executions."""
+    _event(ctx, ctx.payload["path"], "ran")
+    return {"pid": os.getpid()}
+
+
+class SleepPayload(serializers.Serializer):
+    seconds = serializers.FloatField(min_value=0)
+    path = serializers.CharField(required=False)
+    checks = serializers.BooleanField(default=True, help_text="Call ctx.check() every 50 ms.")
+
+
+@job_handler("test_sleep", payload=SleepPayload, timeout=60)
+def sleep(ctx: JobContext) -> dict:
+    """Sleeps, checking for cancel/timeout/shutdown every 50 ms unless checks is false;
+    appends `start …` and `end …` events."""
+    path = ctx.payload.get("path")
+    _event(ctx, path, "start")
+    end = time.monotonic() + ctx.payload["seconds"]
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(0.05, left))
+        if ctx.payload.get("checks", True):
+            ctx.check()
+    _event(ctx, path, "end")
+    return {"slept": ctx.payload["seconds"]}
+
+
+class StubbornPayload(serializers.Serializer):
+    seconds = serializers.FloatField(min_value=0)
+    path = serializers.CharField(required=False)
+
+
+@job_handler("test_stubborn", payload=StubbornPayload, timeout=0.5)
+def stubborn(ctx: JobContext) -> dict:
+    """Sleeps past its 0.5 s timeout without ever checking."""
+    _event(ctx, ctx.payload.get("path"), "start")
+    time.sleep(ctx.payload["seconds"])
+    _event(ctx, ctx.payload.get("path"), "end")
+    return {"slept": ctx.payload["seconds"]}
+
+
+class FailPayload(serializers.Serializer):
+    times = serializers.IntegerField(min_value=0, help_text="Fail the first N attempts.")
+    permanent = serializers.BooleanField(default=False)
+    retry_after = serializers.FloatField(required=False, min_value=0)
+
+
+@job_handler("test_fail", payload=FailPayload, timeout=30)
+def fail(ctx: JobContext) -> dict:
+    """Fails its first `times` attempts (RuntimeError, PermanentJobError or RetryJobAfter)."""
+    attempt = ctx.job.attempt
+    if attempt <= ctx.payload["times"]:
+        if ctx.payload.get("permanent"):
+            raise PermanentJobError(f"planned permanent failure on attempt {attempt}")
+        if ctx.payload.get("retry_after") is not None:
+            raise RetryJobAfter(f"come back later (attempt {attempt})", delay_seconds=ctx.payload["retry_after"])
+        raise RuntimeError(f"planned failure on attempt {attempt}")
+    return {"succeeded_on_attempt": attempt}
+
+
+class ProgressLoopPayload(serializers.Serializer):
+    steps = serializers.IntegerField(min_value=1)
+    interval = serializers.FloatField(min_value=0)
+    path = serializers.CharField(required=False)
+
+
+@job_handler("test_progress_loop", payload=ProgressLoopPayload, timeout=60)
+def progress_loop(ctx: JobContext) -> dict:
+    """Reports progress (a fenced database write) every `interval` seconds."""
+    steps = ctx.payload["steps"]
+    _event(ctx, ctx.payload.get("path"), "start")
+    for step in range(steps):
+        ctx.set_progress(step * 100 // steps)
+        time.sleep(ctx.payload["interval"])
+    _event(ctx, ctx.payload.get("path"), "end")
+    return {"steps": steps}

@@ -1,0 +1,195 @@
+"""jobs.services: enqueue (validation, idempotency), cancel, retry, run now, pause, resume."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from jobs.claim import claim_jobs
+from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
+from jobs.services import (
+    JobStateError,
+    job_cancel,
+    job_enqueue,
+    job_retry,
+    job_run_now,
+    job_type_pause,
+    job_type_resume,
+)
+
+
+def enqueue(org, **kwargs) -> BackgroundJob:
+    job, created = job_enqueue(organization=org, job_type="noop", **kwargs)
+    assert created
+    return job
+
+
+def in_state(org, status: str) -> BackgroundJob:
+    job = enqueue(org)
+    if status == JobStatus.PROCESSING:
+        assert [c.id for c in claim_jobs(worker_id="w", limit=1, lease_seconds=60)] == [job.id]
+    elif status != JobStatus.QUEUED:
+        BackgroundJob.objects.filter(pk=job.pk).update(status=status, completed_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def test_enqueue__queued_now_with_the_type_defaults(org):
+    job, created = job_enqueue(organization=org, job_type="noop", created_by="alice")
+
+    assert created
+    assert job.status == JobStatus.QUEUED
+    assert job.priority == JobPriority.MEDIUM
+    assert job.max_retries == 3
+    assert job.created_by == job.updated_by == "alice"
+    assert job.available_at == job.run_at == job.created_at
+
+
+def test_enqueue__run_at_in_the_future_is_not_claimed_before_it(org):
+    enqueue(org, run_at=timezone.now() + timedelta(minutes=5))
+
+    assert claim_jobs(worker_id="w", limit=1, lease_seconds=60) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"job_type": "make_coffee"}, "job_type"),
+        ({"job_type": "noop", "priority": "urgent"}, "priority"),
+        ({"job_type": "noop", "max_retries": 11}, "max_retries"),
+        ({"job_type": "noop", "max_retries": -1}, "max_retries"),
+        ({"job_type": "noop", "payload": {"x": 1}}, "payload"),
+    ],
+)
+def test_enqueue__invalid_arguments_raise_validation_error_naming_them(org, kwargs, field):
+    with pytest.raises(ValidationError) as raised:
+        job_enqueue(organization=org, idempotency_key="k", **kwargs)
+
+    assert field in raised.value.detail
+    assert not BackgroundJob.objects.exists()
+
+
+def test_enqueue__same_idempotency_key_returns_the_existing_job(org):
+    first, created_first = job_enqueue(organization=org, job_type="noop", idempotency_key="k1")
+    second, created_second = job_enqueue(organization=org, job_type="noop", idempotency_key="k1", priority="high")
+
+    assert (created_first, created_second) == (True, False)
+    assert second.pk == first.pk
+    assert second.priority == JobPriority.MEDIUM  # the existing job, not the new arguments
+    assert BackgroundJob.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue__concurrent_requests_with_one_idempotency_key_create_one_job(org):
+    """No check-then-insert: every request inserts and the unique constraint picks one."""
+    n = 6
+    barrier = threading.Barrier(n)
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            barrier.wait(timeout=10)
+            job, created = job_enqueue(organization=org, job_type="noop", idempotency_key="race")
+            results.append((job.pk, created))
+        except BaseException as exc:  # reported below; a thread must not die silently
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert errors == []
+    assert len(results) == n
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert BackgroundJob.objects.filter(idempotency_key="race").count() == 1
+
+
+# --- the transition table ---------------------------------------------------------------------
+
+ALL_STATUSES = list(JobStatus.values)
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_cancel__only_from_queued_or_processing(org, status):
+    job = in_state(org, status)
+
+    if status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+        job = job_cancel(job=job, by="op")
+        assert job.status == JobStatus.CANCELLED
+        assert job.updated_by == "op"
+        assert job.lease_expires_at is None
+    else:
+        with pytest.raises(JobStateError, match=status):
+            job_cancel(job=job, by="op")
+        job.refresh_from_db()
+        assert job.status == status
+
+
+def test_cancel__processing_job_is_not_retried(org):
+    job = job_cancel(job=in_state(org, JobStatus.PROCESSING), by="op")
+
+    assert job.status == JobStatus.CANCELLED
+    assert claim_jobs(worker_id="w2", limit=5, lease_seconds=60) == []
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_retry__only_from_failed_or_cancelled(org, status):
+    job = in_state(org, status)
+    BackgroundJob.objects.filter(pk=job.pk).update(retry_count=2, error_message="boom")
+
+    if status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        job = job_retry(job=job, by="op")
+        assert job.status == JobStatus.QUEUED
+        assert (job.retry_count, job.error_message, job.completed_at) == (0, None, None)
+        assert [c.id for c in claim_jobs(worker_id="w2", limit=5, lease_seconds=60)] == [job.id]
+    else:
+        with pytest.raises(JobStateError):
+            job_retry(job=job, by="op")
+        job.refresh_from_db()
+        assert job.status == status
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_run_now__only_for_queued_jobs(org, status):
+    job = in_state(org, status)
+    BackgroundJob.objects.filter(pk=job.pk).update(available_at=timezone.now() + timedelta(hours=1))
+
+    if status == JobStatus.QUEUED:
+        job = job_run_now(job=job, by="op")
+        assert job.available_at <= timezone.now()
+        assert [c.id for c in claim_jobs(worker_id="w2", limit=5, lease_seconds=60)] == [job.id]
+    else:
+        with pytest.raises(JobStateError):
+            job_run_now(job=job, by="op")
+
+
+def test_pause_and_resume__paused_type_stays_queued_until_resumed(org):
+    job = enqueue(org)
+
+    job_type_pause(job_type="noop", by="op")
+
+    assert claim_jobs(worker_id="w", limit=5, lease_seconds=60) == []
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert PausedJobType.objects.get().paused_by == "op"
+
+    assert job_type_resume(job_type="noop", by="op") is True
+    assert job_type_resume(job_type="noop", by="op") is False
+    assert [c.id for c in claim_jobs(worker_id="w", limit=5, lease_seconds=60)] == [job.id]
+
+
+@pytest.mark.parametrize("service", [job_type_pause, job_type_resume])
+def test_pause_and_resume__unknown_type_is_a_validation_error(db, service):
+    with pytest.raises(ValidationError) as raised:
+        service(job_type="make_coffee", by="op")
+
+    assert "job_type" in raised.value.detail
