@@ -47,6 +47,14 @@ def _cell(f: Figure | None, unit: str) -> tuple[str, str]:
     return fmt(f.value, unit), (f"{f.n:,}" if f.n is not None else "—")
 
 
+def _ratio(x: float) -> str:
+    if x >= 10:
+        return f"{x:,.0f}×"
+    if x >= 1:
+        return f"{x:.2f}×"
+    return f"{x:.2g}×"  # two significant digits: 0.0044×, not 0.00×
+
+
 def render(rows: list[Row]) -> str:
     lines = [
         "| DB | Metric | ours | N | django-tasks-db | N | ours / theirs | target |",
@@ -55,7 +63,7 @@ def render(rows: list[Row]) -> str:
     for r in rows:
         ours, ours_n = _cell(r.ours, r.unit)
         theirs, theirs_n = _cell(r.theirs, r.unit)
-        ratio = f"{r.ours.value / r.theirs.value:.2f}×" if r.ours and r.theirs and r.theirs.value else "—"
+        ratio = _ratio(r.ours.value / r.theirs.value) if r.ours and r.theirs and r.theirs.value else "—"
         target = "—"
         if r.target and r.ours:
             verdict = "met" if r.target.met(r.ours.value) else "**NOT met**"

@@ -240,118 +240,106 @@ def mib(kb: int) -> float:
 
 
 def run_database(db: str, plan: Plan, results: Results) -> None:
+    """Every measurement on one database, ours then theirs, into results.rows."""
     label = DB_LABEL[db]
     progress(f"{label}: creating databases and migrating")
     for system in ("ours", "tasksdb"):
         create_database(db, system)
         driver(system, environment(db, system), "setup")
     try:
-        progress(f"{label}: enqueue rate")
-        ours = median_run(plan.repeat, lambda: measure_enqueue(db, "ours", plan.enqueue_jobs))
-        theirs = median_run(plan.repeat, lambda: measure_enqueue(db, "tasksdb", plan.enqueue_jobs))
-        results.rows.append(Row(label, "Enqueue rate (one job per call, no worker running)", "/s", ours, theirs))
-
-        progress(f"{label}: throughput, 1 worker process")
-        ours1 = median_run(plan.repeat, lambda: measure_throughput(db, "ours", plan.jobs, processes=1))
-        theirs1 = median_run(plan.repeat, lambda: measure_throughput(db, "tasksdb", plan.tasksdb_jobs, processes=1))
-        target = Target(3000, True, "≥ 3,000/s") if db == "sqlite" else None
-        results.rows.append(
-            Row(
-                label,
-                "Throughput, 1 worker process",
-                "/s",
-                Figure(ours1.rate, ours1.n),
-                Figure(theirs1.rate, theirs1.n),
-                target,
-            )
-        )
-
-        progress(f"{label}: throughput, 1 worker process, INFO logging")
-        ours_info = median_run(
-            plan.repeat, lambda: measure_throughput(db, "ours", plan.jobs, processes=1, log_level="INFO")
-        )
-        results.rows.append(
-            Row(
-                label,
-                "Throughput, 1 worker process, default INFO logging (ours only)",
-                "/s",
-                Figure(ours_info.rate, ours_info.n),
-            )
-        )
-
-        progress(f"{label}: throughput, 2 worker processes")
-        ours2 = median_run(plan.repeat, lambda: measure_throughput(db, "ours", plan.jobs, processes=2))
-        theirs2 = median_run(plan.repeat, lambda: measure_throughput(db, "tasksdb", plan.tasksdb_jobs, processes=2))
-        target = Target(2000, True, "≥ 2,000/s") if db == "postgres" else None
-        results.rows.append(
-            Row(
-                label,
-                "Throughput, 2 worker processes",
-                "/s",
-                Figure(ours2.rate, ours2.n),
-                Figure(theirs2.rate, theirs2.n),
-                target,
-            )
-        )
-
-        progress(f"{label}: enqueue-to-start latency, idle worker")
-        ours_lat = measure_latency(db, "ours", plan.latency_samples)
-        theirs_lat = measure_latency(db, "tasksdb", plan.latency_samples)
-        limit = 100.0 if db == "sqlite" else 5.0
-        for key, name in (("p50", "p50"), ("p95", "p95")):
-            results.rows.append(
-                Row(
-                    label,
-                    f"Enqueue-to-start latency {name}, idle worker",
-                    "ms",
-                    Figure(ours_lat[key], ours_lat["samples"]),
-                    Figure(theirs_lat[key], theirs_lat["samples"]),
-                    Target(limit, False, f"≤ {limit:g} ms") if key == "p50" else None,
-                )
-            )
-
-        progress(f"{label}: worker memory over {plan.memory_jobs:,} jobs")
-        checkpoint = 10_000 if plan.memory_jobs >= 20_000 else plan.memory_jobs // 10
-        mem = measure_throughput(db, "ours", plan.memory_jobs, processes=1, checkpoint=checkpoint)
-        assert mem.hwm_kb and mem.rss_end_kb and mem.rss_checkpoint_kb
-        growth = mib(mem.rss_end_kb) - mib(mem.rss_checkpoint_kb)
-        flat = growth < 5.0  # MiB
-        results.rows.append(
-            Row(
-                label,
-                "Worker peak RSS (VmHWM at the end)",
-                "MiB",
-                Figure(mib(mem.hwm_kb), mem.n),
-                Figure(mib(theirs1.hwm_kb or 0), theirs1.n),
-                Target(
-                    80,
-                    False,
-                    "< 80 MiB",
-                    extra_ok=flat,
-                    extra_text=f"and flat (RSS {growth:+.1f} MiB from {checkpoint:,} jobs to the end)",
-                ),
-            )
-        )
-        results.rows.append(
-            Row(label, f"Worker RSS after {checkpoint:,} jobs", "MiB", Figure(mib(mem.rss_checkpoint_kb), checkpoint))
-        )
-        results.rows.append(
-            Row(
-                label,
-                "Worker RSS at the end",
-                "MiB",
-                Figure(mib(mem.rss_end_kb), mem.n),
-                Figure(mib(theirs1.rss_end_kb or 0), theirs1.n),
-            )
-        )
-        results.notes.append(
-            f"{label} throughput runs: ours {ours1.rate:,.0f}/s also used {mib(ours1.hwm_kb or 0):.1f} MiB peak RSS "
-            f"over {ours1.n:,} jobs."
-        )
+        results.rows.append(enqueue_row(db, plan))
+        theirs1 = throughput_rows(db, plan, results)
+        results.rows.extend(latency_rows(db, plan))
+        results.rows.extend(memory_rows(db, plan, theirs1, results))
     finally:
         if not plan.keep:
             for system in ("ours", "tasksdb"):
                 drop_database(db, system)
+
+
+def enqueue_row(db: str, plan: Plan) -> Row:
+    progress(f"{DB_LABEL[db]}: enqueue rate")
+    ours = median_run(plan.repeat, lambda: measure_enqueue(db, "ours", plan.enqueue_jobs))
+    theirs = median_run(plan.repeat, lambda: measure_enqueue(db, "tasksdb", plan.enqueue_jobs))
+    return Row(DB_LABEL[db], "Enqueue rate (one job per call, no worker running)", "/s", ours, theirs)
+
+
+def throughput_rows(db: str, plan: Plan, results: Results) -> Run:
+    """1 and 2 worker processes (and ours with INFO logging); returns theirs' 1-process
+    run, whose memory the memory rows compare against."""
+    label = DB_LABEL[db]
+
+    def ours(processes: int, log_level: str = "WARNING") -> Run:
+        return median_run(
+            plan.repeat, lambda: measure_throughput(db, "ours", plan.jobs, processes=processes, log_level=log_level)
+        )
+
+    def theirs(processes: int) -> Run:
+        return median_run(
+            plan.repeat, lambda: measure_throughput(db, "tasksdb", plan.tasksdb_jobs, processes=processes)
+        )
+
+    progress(f"{label}: throughput, 1 worker process")
+    ours1, theirs1 = ours(1), theirs(1)
+    target = Target(3000, True, "≥ 3,000/s") if db == "sqlite" else None
+    results.rows.append(Row(label, "Throughput, 1 worker process", "/s", _fig(ours1), _fig(theirs1), target))
+
+    progress(f"{label}: throughput, 1 worker process, INFO logging")
+    info = ours(1, "INFO")
+    results.rows.append(Row(label, "Throughput, 1 worker process, default INFO logging (ours only)", "/s", _fig(info)))
+
+    progress(f"{label}: throughput, 2 worker processes")
+    ours2, theirs2 = ours(2), theirs(2)
+    target = Target(2000, True, "≥ 2,000/s") if db == "postgres" else None
+    results.rows.append(Row(label, "Throughput, 2 worker processes", "/s", _fig(ours2), _fig(theirs2), target))
+    return theirs1
+
+
+def latency_rows(db: str, plan: Plan) -> list[Row]:
+    progress(f"{DB_LABEL[db]}: enqueue-to-start latency, idle worker")
+    ours = measure_latency(db, "ours", plan.latency_samples)
+    theirs = measure_latency(db, "tasksdb", plan.latency_samples)
+    limit = 100.0 if db == "sqlite" else 5.0
+    return [
+        Row(
+            DB_LABEL[db],
+            f"Enqueue-to-start latency {key}, idle worker",
+            "ms",
+            Figure(ours[key], ours["samples"]),
+            Figure(theirs[key], theirs["samples"]),
+            Target(limit, False, f"≤ {limit:g} ms") if key == "p50" else None,
+        )
+        for key in ("p50", "p95")
+    ]
+
+
+def memory_rows(db: str, plan: Plan, theirs1: Run, results: Results) -> list[Row]:
+    """Ours over plan.memory_jobs jobs: peak, RSS at a checkpoint and at the end."""
+    label = DB_LABEL[db]
+    progress(f"{label}: worker memory over {plan.memory_jobs:,} jobs")
+    checkpoint = 10_000 if plan.memory_jobs >= 20_000 else plan.memory_jobs // 10
+    mem = measure_throughput(db, "ours", plan.memory_jobs, processes=1, checkpoint=checkpoint)
+    assert mem.hwm_kb and mem.rss_end_kb and mem.rss_checkpoint_kb
+    growth = mib(mem.rss_end_kb) - mib(mem.rss_checkpoint_kb)
+    target = Target(
+        80,
+        False,
+        "< 80 MiB",
+        extra_ok=growth < 5.0,
+        extra_text=f"and flat (RSS {growth:+.1f} MiB from {checkpoint:,} jobs to the end)",
+    )
+    theirs_peak = Figure(mib(theirs1.hwm_kb or 0), theirs1.n)
+    theirs_end = Figure(mib(theirs1.rss_end_kb or 0), theirs1.n)
+    results.notes.append(f"{label} memory run: ours processed {mem.n:,} jobs at {mem.rate:,.0f}/s (1 process).")
+    return [
+        Row(label, "Worker peak RSS (VmHWM at the end)", "MiB", Figure(mib(mem.hwm_kb), mem.n), theirs_peak, target),
+        Row(label, f"Worker RSS after {checkpoint:,} jobs", "MiB", Figure(mib(mem.rss_checkpoint_kb), checkpoint)),
+        Row(label, "Worker RSS at the end", "MiB", Figure(mib(mem.rss_end_kb), mem.n), theirs_end),
+    ]
+
+
+def _fig(run: Run) -> Figure:
+    return Figure(run.rate, run.n)
 
 
 def progress(message: str) -> None:
@@ -383,7 +371,9 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         "Enqueue rate: jobs.services.job_enqueue(organization=…, job_type='noop') vs the no-op @task's "
         ".enqueue(), one job per call in its own transaction, no worker running.",
         "Throughput: N jobs queued first (same public API, 1,000 per transaction), then the workers start; "
-        "the figure is N / (last completed_at − first started_at), as each worker recorded them.",
+        "the figure is N / (last completed_at − first started_at), as each worker recorded them. "
+        "Every run starts from emptied tables; on PostgreSQL the tables are ANALYZEd once the jobs are "
+        "queued, as autovacuum keeps them in steady operation (SQLite gathers no statistics by itself).",
         f"Latency: a running idle worker; {plan.latency_samples} jobs enqueued one at a time, 50–100 ms apart; "
         "latency = the started_at the worker wrote − time.time() taken just before the enqueue call.",
         "Memory: VmHWM / VmRSS from /proc/<pid>/status of the worker process. django-tasks-db's figure "

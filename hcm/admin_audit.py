@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -30,7 +31,7 @@ class LogEntryAdmin(admin.ModelAdmin):
         if obj.action_flag == DELETION or not obj.content_type_id:
             return obj.object_repr
         try:
-            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change", args=[obj.object_id])
+            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change", args=[quote(obj.object_id)])
         except NoReverseMatch:
             return obj.object_repr
         return format_html('<a href="{}">{}</a>', url, obj.object_repr)

@@ -18,7 +18,14 @@ _SECRET_PATTERNS = [
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+# Every pattern above needs one of these substrings: lines without any skip the regexes
+# (almost every line; the worker logs two per job).
+_SECRET_MARKERS = ("/services/", "Bearer", "://")
+
+
 def redact(text: str) -> str:
+    if not any(marker in text for marker in _SECRET_MARKERS):
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -26,6 +33,9 @@ def redact(text: str) -> str:
 
 class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_redacted", False):  # already done by another handler's filter
+            return True
+        record._redacted = True
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -39,6 +49,10 @@ class KeyValueFormatter(logging.Formatter):
     """`ts level logger message key=value ...`: greppable, one line per event."""
 
     def format(self, record: logging.LogRecord) -> str:
+        # Console and file handlers share this formatter: build each record's line once.
+        cached = record.__dict__.get("_formatted")
+        if cached is not None:
+            return cached
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         parts = [ts, record.levelname, record.name, record.getMessage()]
         for key, value in record.__dict__.items():
@@ -49,4 +63,5 @@ class KeyValueFormatter(logging.Formatter):
         line = " ".join(str(p) for p in parts)
         if record.exc_info:
             line += "\n" + (record.exc_text or self.formatException(record.exc_info))
-        return redact(line)
+        record._formatted = line = redact(line)
+        return line

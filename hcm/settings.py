@@ -49,6 +49,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's and Swagger UI's static files (after `collectstatic`) without a CDN
+    # or a separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -183,6 +186,9 @@ RATE_LIMITS = {
     "notification_settings_test_email": env_str("RATE_LIMIT_TEST_EMAIL", "5/m"),
     "background_job_create": env_str("RATE_LIMIT_JOB_CREATE", "20/m"),
     "background_job_cancel": env_str("RATE_LIMIT_JOB_CANCEL", "10/m"),
+    # Not in the seeds: each call can fan out to every user of an organization.
+    "notification_create": env_str("RATE_LIMIT_NOTIFICATION_CREATE", "60/m"),
+    "notification_event": env_str("RATE_LIMIT_NOTIFICATION_EVENT", "120/m"),
 }
 
 # --- Email ----------------------------------------------------------------------------
@@ -279,3 +285,7 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
 # Key for credentials stored in the database (Fernet); derived from SECRET_KEY if unset.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+
+# Static files: `collectstatic` fills STATIC_ROOT for production; with DEBUG on, WhiteNoise
+# serves straight from the apps so `run.sh` needs no collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG

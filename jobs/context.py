@@ -4,6 +4,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -34,8 +35,9 @@ class JobContext:
     _abort: threading.Event = field(default_factory=threading.Event)
     abort_reason: str = ""
 
-    @property
+    @cached_property
     def organization(self):
+        """The job's organization (None for service-wide jobs), loaded once."""
         from hcm.models import Organization
 
         if self.job.organization_id is None:

@@ -362,7 +362,7 @@ class Worker:
             event = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
         except queue.Empty:
             return
-        self._events.put(event)  # _collect handles it with the rest of the batch
+        self._events.put(event)  # the next tick drains it with the rest of the batch
 
     def _record_alone(self, r: AttemptResult) -> None:
         try:

@@ -4,11 +4,13 @@ Worker-owned fields are read-only; resending calls the deliveries service."""
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from hcm.audit import audit_log
 from jobs.services import JobStateError
 from notifications.models import Delivery, DeliveryChannel, DigestRun, Notification, NotificationContact
 from notifications.services.deliveries import delivery_resend, delivery_resendable
@@ -25,7 +27,7 @@ def recent_deliveries_html(organization_id: str) -> str:
         '<li><a href="{}">{}</a> · {} · {} → {} · <strong>{}</strong>{}</li>',
         (
             (
-                reverse("admin:notifications_delivery_change", args=[d.pk]),
+                reverse("admin:notifications_delivery_change", args=[quote(d.pk)]),
                 d.created_at.strftime("%Y-%m-%d %H:%M"),
                 d.event,
                 d.channel,
@@ -43,7 +45,7 @@ def _job_link(job_id: str | None) -> str:
     if not job_id:
         return "—"
     try:
-        url = reverse("admin:jobs_backgroundjob_change", args=[job_id])
+        url = reverse("admin:jobs_backgroundjob_change", args=[quote(job_id)])
     except Exception:  # the jobs admin may not be registered
         return job_id
     return format_html('<a href="{}">{}</a>', url, job_id)
@@ -179,6 +181,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             try:
                 delivery_resend(delivery=delivery, by=request.user.get_username())
                 resent += 1
+                audit_log(request, delivery, "Admin action: delivery queued again.")
             except JobStateError:  # changed meanwhile
                 skipped += 1
         if resent:

@@ -7,6 +7,7 @@ the attempt is written to the audit log either way.
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -30,7 +31,7 @@ def notification_settings_test_email_view(request: HttpRequest, object_id: str) 
     settings = get_object_or_404(NotificationSettings, pk=object_id)
     if not request.user.has_perm("notifications.change_notificationsettings"):
         raise PermissionDenied
-    back = HttpResponseRedirect(reverse("admin:notifications_notificationsettings_change", args=[settings.pk]))
+    back = HttpResponseRedirect(reverse("admin:notifications_notificationsettings_change", args=[quote(settings.pk)]))
 
     form = TestEmailForm(request.POST)
     if not form.is_valid():

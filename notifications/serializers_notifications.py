@@ -91,6 +91,7 @@ class NotificationEventSerializer(serializers.Serializer):
 
 class NotificationContactSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(allow_null=True, required=True, max_length=16, validators=[validate_e164])
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = NotificationContact

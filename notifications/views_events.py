@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hcm.permissions import IsSystemAdmin
+from hcm.ratelimit import enforce_rate_limit
 from notifications.events import InvalidNotification, event_names, get_event
 from notifications.serializers_notifications import NotificationEventSerializer
 from notifications.services.notify import notify
@@ -35,6 +36,7 @@ class NotificationEventView(APIView):
         )
 
     def post(self, request: Request) -> Response:
+        enforce_rate_limit(request, "notification_event")
         incoming = NotificationEventSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:

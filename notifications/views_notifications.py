@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from hcm.pagination import paginate
 from hcm.permissions import IsOrganizationMember, IsSystemAdmin
+from hcm.ratelimit import enforce_rate_limit
 from notifications import selectors
 from notifications.events import InvalidNotification
 from notifications.models import NotificationContact
@@ -55,6 +56,7 @@ class NotificationListView(APIView):
         return Response(paginate(notifications, request.query_params, NotificationSerializer))
 
     def post(self, request: Request) -> Response:
+        enforce_rate_limit(request, "notification_create")
         incoming = NotificationCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:

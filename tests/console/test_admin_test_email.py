@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import quote
 from django.test import Client, override_settings
 
 from hcm.models import User
@@ -35,7 +36,7 @@ def acme_settings(org):
 
 
 def change_url(ns) -> str:
-    return f"/admin/notifications/notificationsettings/{ns.pk}/change/"
+    return f"/admin/notifications/notificationsettings/{quote(ns.pk)}/change/"
 
 
 def button_url(ns) -> str:

@@ -1,6 +1,7 @@
 """The operator audit trail: hcm.audit.audit_log and the read-only "Log entries" admin page."""
 
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import quote
 from django.test import RequestFactory
 
 from hcm.audit import audit_log
@@ -32,13 +33,13 @@ def test_audit_page__lists_entries_with_user_object_and_message(operator, superu
     html = operator.get(AUDIT).content.decode()
 
     assert "Retried from the job list." in html
-    assert f'href="/admin/jobs/backgroundjob/{job.pk}/change/"' in html
+    assert f'href="/admin/jobs/backgroundjob/{quote(job.pk)}/change/"' in html
     assert "root" in html
 
 
 def test_audit_page__records_ordinary_admin_changes_too(operator, org):
     operator.post(
-        f"/admin/hcm/organization/{org.pk}/change/",
+        f"/admin/hcm/organization/{quote(org.pk)}/change/",
         {
             "name": "Acme Renamed",
             "slug": org.slug,
@@ -60,7 +61,7 @@ def test_audit_page__is_read_only(operator, superuser, org):
 
     assert operator.get(AUDIT + "add/").status_code == 403
     assert operator.post(f"{AUDIT}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
-    change = operator.get(f"{AUDIT}{entry.pk}/change/")
+    change = operator.get(f"{AUDIT}{quote(entry.pk)}/change/")
     assert change.status_code == 200
     assert 'name="_save"' not in change.content.decode()
     assert LogEntry.objects.filter(pk=entry.pk).exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import override_settings
 from django.utils import timezone
 
@@ -183,12 +184,12 @@ def test_notification_settings__test_email_button_reports_the_message_id(operato
             EMAIL_TIMEOUT=5.0,
         ),
     ):
-        page.goto(f"{live_server.url}/admin/notifications/notificationsettings/{ns.pk}/change/")
+        page.goto(f"{live_server.url}/admin/notifications/notificationsettings/{quote(ns.pk)}/change/")
         page.fill("#id_test_email_recipient", "ops@example.com")
         page.click("#send-test-email")
         page.wait_for_selector("ul.messagelist")
 
-    assert page.url == f"{live_server.url}/admin/notifications/notificationsettings/{ns.pk}/change/"
+    assert page.url == f"{live_server.url}/admin/notifications/notificationsettings/{quote(ns.pk)}/change/"
     assert len(smtp.messages) == 1
     assert smtp.messages[0]["To"] == "ops@example.com"
     assert message_texts(page) == [f"Test email sent to ops@example.com. Message id: {smtp.messages[0]['Message-ID']}"]

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from django.utils import timezone
 
@@ -140,7 +141,7 @@ def _failed_job_with_attempt(org) -> BackgroundJob:
 def test_change_page__pretty_payload_result_and_the_attempt_log(operator, org):
     job = _failed_job_with_attempt(org)
 
-    response = operator.get(f"{JOBS}{job.pk}/change/")
+    response = operator.get(f"{JOBS}{quote(job.pk)}/change/")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -156,7 +157,7 @@ def test_change_page__pretty_payload_result_and_the_attempt_log(operator, org):
 def test_change_page__status_payload_and_worker_fields_are_not_editable(operator, org):
     job = _failed_job_with_attempt(org)
 
-    form = operator.get(f"{JOBS}{job.pk}/change/").context["adminform"].form
+    form = operator.get(f"{JOBS}{quote(job.pk)}/change/").context["adminform"].form
 
     assert set(form.fields) == {"priority", "max_retries"}
 
@@ -181,12 +182,12 @@ def _change_post(job: BackgroundJob, **fields) -> dict:
 
 def test_change_page__saves_only_the_edited_fields_over_what_the_worker_wrote(operator, org):
     job = enqueue(org)
-    operator.get(f"{JOBS}{job.pk}/change/")
+    operator.get(f"{JOBS}{quote(job.pk)}/change/")
     # The worker finishes the job while the operator has the form open.
     set_state(job, JobStatus.COMPLETED, result={"done": True}, progress=100)
 
     response = operator.post(
-        f"{JOBS}{job.pk}/change/",
+        f"{JOBS}{quote(job.pk)}/change/",
         _change_post(job, priority=str(JobPriority.HIGH), status="queued", result='{"forged": 1}'),
     )
 
@@ -202,7 +203,7 @@ def test_change_page__saves_only_the_edited_fields_over_what_the_worker_wrote(op
 def test_change_page__max_retries_over_10_is_refused(operator, org):
     job = enqueue(org)
 
-    response = operator.post(f"{JOBS}{job.pk}/change/", _change_post(job, max_retries="11"))
+    response = operator.post(f"{JOBS}{quote(job.pk)}/change/", _change_post(job, max_retries="11"))
 
     assert response.status_code == 200  # the form again, with the error
     assert response.context["adminform"].form.errors

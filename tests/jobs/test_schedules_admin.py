@@ -3,6 +3,7 @@ maintenance schedules are changed here, with the same validation as the API."""
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import quote
 from django.test import Client
 
 from hcm.models import User
@@ -80,7 +81,7 @@ def test_change__operator_reschedules_a_maintenance_schedule(operator):
     cleanup = JobSchedule.objects.get(organization__isnull=True, name="cleanup")
 
     response = operator.post(
-        f"{SCHEDULES}{cleanup.pk}/change/",
+        f"{SCHEDULES}{quote(cleanup.pk)}/change/",
         form_data(name="cleanup", payload='{"type": "expired_data"}', cron_expression="30 1 * * *"),
         follow=True,
     )

@@ -20,20 +20,29 @@ class Command(BaseCommand):
             "--poll-interval",
             type=float,
             default=settings.JOBS_POLL_INTERVAL,
-            help=f"Seconds between checks for due jobs when idle (default {settings.JOBS_POLL_INTERVAL:g}; "
-            "on PostgreSQL enqueues also wake the worker through LISTEN/NOTIFY).",
+            help=f"Seconds between checks for due jobs when idle (default {settings.JOBS_POLL_INTERVAL:g}). "
+            "On PostgreSQL an enqueue wakes the worker at once through LISTEN/NOTIFY; the poll still finds "
+            "retries and run_at jobs coming due.",
         )
         parser.add_argument(
-            "--job-types", "--queues", default="", help="Comma-separated job types to take (default: all)."
+            "--job-types",
+            "--queues",
+            default="",
+            help="Comma-separated job types to take (default: every type this process has a handler for).",
         )
         parser.add_argument(
-            "--lease", type=float, default=settings.JOBS_LEASE_SECONDS, help="Lease seconds (renewed while a job runs)."
+            "--lease",
+            type=float,
+            default=settings.JOBS_LEASE_SECONDS,
+            help=f"Seconds a claimed job stays ours without renewal (default {settings.JOBS_LEASE_SECONDS:g}); "
+            "renewed every lease/4 (at most 10 s) while it runs. A dead worker's jobs run again after it.",
         )
         parser.add_argument(
             "--grace-period",
             type=float,
             default=settings.JOBS_GRACE_PERIOD,
-            help="Seconds to finish running jobs after SIGTERM before handing them back.",
+            help=f"Seconds to finish running jobs after SIGTERM/SIGINT before handing them back (default "
+            f"{settings.JOBS_GRACE_PERIOD:g}); keep it below the supervisor's stop timeout.",
         )
 
     def handle(self, *args, **options) -> None:
@@ -43,6 +52,11 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown job type(s): {', '.join(unknown)}. Known: {', '.join(job_type_names())}")
         if options["concurrency"] < 1:
             raise CommandError("--concurrency must be at least 1")
+        for name in ("poll_interval", "lease"):
+            if options[name] <= 0:
+                raise CommandError(f"--{name.replace('_', '-')} must be more than 0")
+        if options["grace_period"] < 0:
+            raise CommandError("--grace-period must be 0 or more")
         worker = Worker(
             concurrency=options["concurrency"],
             job_types=job_types or None,
