@@ -31,7 +31,8 @@ class LogEntryAdmin(admin.ModelAdmin):
         if obj.action_flag == DELETION or not obj.content_type_id:
             return obj.object_repr
         try:
-            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change", args=[quote(obj.object_id)])
+            ct = obj.content_type
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[quote(obj.object_id)])
         except NoReverseMatch:
             return obj.object_repr
         return format_html('<a href="{}">{}</a>', url, obj.object_repr)
