@@ -35,6 +35,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--no-py-spy", action="store_true", help="Skip the sampling profile.")
     parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="LOG_LEVEL for the run (INFO: the default's cost; stderr gets the lines).",
+    )
+    parser.add_argument(
         "--no-analyze",
         action="store_true",
         help="PostgreSQL: skip ANALYZE after queueing (a burst before autovacuum has seen it).",
@@ -43,7 +48,7 @@ def main() -> None:
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     url = _create_database(args.db)
-    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-only-not-secret", LOG_LEVEL="WARNING")
+    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-only-not-secret", LOG_LEVEL=args.log_level)
     os.environ.setdefault("LOG_DIR", str(WORK_DIR / "log"))
     os.environ.pop("DEBUG", None)
     sys.path.insert(0, str(PROJECT_DIR))
