@@ -7,6 +7,8 @@ from hcm.health import health
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
 
+admin.autodiscover()  # settings use SimpleAdminConfig: admin modules load with the URLs
+
 urlpatterns = [
     # OpenAPI schema and Swagger UI (public; static files from drf-spectacular-sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

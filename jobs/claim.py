@@ -30,7 +30,9 @@ RETURNING background_jobs.id, background_jobs.organization_id, background_jobs.j
           background_jobs.attempt, background_jobs.retry_count, background_jobs.max_retries
 """
 
-# The CTE is MATERIALIZED so the locking subquery runs exactly once. As `WHERE id IN
+# The CTE is MATERIALIZED so the locking subquery runs exactly once. Its rows were queued
+# when locked and stay locked until this statement updates them, so the UPDATE repeats no
+# status check (one made the planner walk every queued row when statistics were stale). As `WHERE id IN
 # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` the planner may choose a nested-loop semi
 # join that re-runs it per outer row, each run skipping the rows the previous ones
 # locked: one "LIMIT 1" claim then takes several jobs.
@@ -42,7 +44,7 @@ WITH picked AS MATERIALIZED (
       LIMIT %s FOR UPDATE SKIP LOCKED)
 UPDATE background_jobs {_SET}
   FROM picked
- WHERE background_jobs.id = picked.id AND background_jobs.status = 'queued'
+ WHERE background_jobs.id = picked.id
 {_RETURNING}
 """
 

@@ -54,6 +54,9 @@ logger = logging.getLogger("jobs.worker")
 # worker gives up on it and counts the attempt as timed out.
 TIMEOUT_SLACK_SECONDS = 1.0
 
+# Claim ahead of free threads (prefetch) only while attempts average at most this long.
+PREFETCH_MAX_JOB_MS = 50.0
+
 # The connection is gone or the database refuses work for now: wait and try again.
 # Anything else from the database is a problem with what we asked, not with the database.
 OUTAGE_ERRORS = (OperationalError, InterfaceError)
@@ -136,6 +139,7 @@ class Worker:
         retry_policy: RetryPolicy | None = None,
         worker_id: str | None = None,
         listen: bool = True,
+        prefetch: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -149,6 +153,11 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.heartbeat_interval = max(0.2, min(lease_seconds / 4, 10.0))
         self.listen = listen
+        # Jobs claimed ahead of free threads, while jobs are short (see _capacity).
+        self.prefetch = 4 * concurrency if prefetch is None else prefetch
+        if self.prefetch < 0:
+            raise ValueError("prefetch must be 0 or more")
+        self._recent_ms: float | None = None  # moving average of attempt durations
         # By default only the types this process has handlers for: a job of a type added in
         # a newer release waits for a worker that knows it instead of failing here.
         self._claim_types = self.job_types or job_type_names()
@@ -268,7 +277,7 @@ class Worker:
             if self.burst and not claimed and not self._in_flight and self._events.empty():
                 logger.info("burst: nothing due; exiting", extra={"worker": self.worker_id})
                 return
-            free = self.concurrency - len(self._in_flight)
+            free = self._capacity() - len(self._in_flight)
             if claimed and free > 0:
                 continue  # took fewer than asked while threads are idle: look again at once
             # Idle: sleep until a result, a NOTIFY or a signal arrives, or the poll interval.
@@ -281,11 +290,20 @@ class Worker:
         self._heartbeat()
         self._enforce_timeouts()
         # Recording the finished attempts frees their slots for this claim.
-        free = self.concurrency - len(self._in_flight) + len(self._unrecorded)
+        free = self._capacity() - len(self._in_flight) + len(self._unrecorded)
         jobs = self._record_and_claim(free if not self.stopping else 0)
         for job in jobs:
             self._dispatch(job)
         return len(jobs)
+
+    def _capacity(self) -> int:
+        """How many jobs to hold: one per thread, plus `prefetch` waiting while recent jobs
+        are short. Short jobs spend more time on claiming and recording than on running,
+        so bigger batches raise throughput; long jobs would only be held from idle workers
+        elsewhere (they still could not start before a thread frees up here)."""
+        if self.prefetch and self._recent_ms is not None and self._recent_ms <= PREFETCH_MAX_JOB_MS:
+            return self.concurrency + self.prefetch
+        return self.concurrency
 
     def _claim(self, limit: int) -> list[ClaimedJob]:
         if limit <= 0:
@@ -318,6 +336,7 @@ class Worker:
                 self._record_alone(r)
         self._unrecorded = []
         for r in batch:
+            self._recent_ms = r.duration_ms if self._recent_ms is None else 0.8 * self._recent_ms + 0.2 * r.duration_ms
             self._in_flight.pop((r.job.id, r.job.attempt), None)
             if r.outcome == AttemptOutcome.COMPLETED:
                 self._stats.done += 1
