@@ -2,6 +2,7 @@
 of the platform call. The worker's own writes live in jobs/transitions.py."""
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ class JobStateError(Exception):
 
 
 def _notify_workers(job_type: str) -> None:
+    # For jobs made due by an UPDATE (retry, run now, resume); inserts notify by trigger.
     # Delivered when the surrounding transaction commits; wakes LISTENing workers.
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -75,9 +77,11 @@ def job_enqueue(
         updated_by=created_by,
     )
     try:
-        with transaction.atomic():
+        # Inside a caller's transaction a savepoint keeps a key conflict from breaking it;
+        # in autocommit the INSERT is one statement (on PostgreSQL its trigger, migration
+        # jobs 0005, sends the NOTIFY that wakes workers).
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             job.save(force_insert=True)
-            _notify_workers(job_type)
     except IntegrityError:
         if not idempotency_key:
             raise
