@@ -1,17 +1,21 @@
 """The events the platform can notify about: what each says, and which settings send it where.
 
-    register_event(EventType(name="payroll_closed", title="Payroll closed", ...))
+    register_event(EventType.from_template("payroll_closed", toggles={...}, data=...))
+    register_event(EventType(name="payroll_closed", title="Payroll closed", ...))  # or in code
 
-Each event has text and HTML email templates at templates/notifications/<name>.txt/.html
-(the generic message.txt/.html is used when they are missing). `title`, `message` and
-`action_url` are Django template strings rendered with the event data (plain text; the
+Each event is defined by templates/notifications/<name>.toml (title, message, default
+channels, priority, action URL) and has text and HTML email templates beside it,
+<name>.txt/.html (the generic message.txt/.html is used when they are missing). `title`,
+`message` and `action_url` are Django template strings rendered with the event data (plain text; the
 HTML email escapes them). `toggles` maps each outbound channel the event may use to the
 NotificationSettings field that must be on (besides the channel's master toggle); in-app
 is always on.
 """
 
 import json
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rest_framework import serializers
@@ -19,6 +23,7 @@ from rest_framework import serializers
 from notifications.models import Channel, NotificationPriority, NotificationSettings
 
 DATA_MAX_BYTES = 10 * 1024
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 
 # A channel is usable only when its master toggle is on (and, for Slack, a URL is stored).
 CHANNEL_MASTER_TOGGLES = {
@@ -46,18 +51,41 @@ class EventType:
     toggles: dict[str, str] = field(default_factory=dict)
     data: type[serializers.Serializer] | None = None
     description: str = ""
+    # The template's default channels; None: in-app plus every channel with a toggle.
+    default_channels: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_template(cls, name: str, **code: Any) -> "EventType":
+        """The event defined by templates/notifications/<name>.toml (title, message,
+        channels, priority, action_url) plus what only code can say (`toggles`, `data`)."""
+        path = TEMPLATE_DIR / f"{name}.toml"
+        with path.open("rb") as f:
+            spec = tomllib.load(f)
+        unknown = set(spec) - {"title", "message", "channels", "priority", "action_url"}
+        if unknown or "title" not in spec or "message" not in spec:
+            raise ValueError(f"{path}: needs title and message; unknown keys: {', '.join(sorted(unknown)) or '-'}")
+        channels = spec.pop("channels", None)
+        return cls(
+            name=name,
+            default_channels=tuple(channels) if channels is not None else None,
+            **spec,
+            **code,
+        )
 
     @property
     def channels(self) -> list[str]:
         """Every channel the event may use (the template's default channels)."""
+        if self.default_channels is not None:
+            return [Channel.IN_APP, *(c for c in self.default_channels if c != Channel.IN_APP)]
         return [Channel.IN_APP, *self.toggles]
 
     def enabled_channels(self, settings: NotificationSettings) -> list[str]:
-        """The channels this organization's settings turn on for this event."""
+        """The channels this organization's settings turn on for this event: a default
+        channel whose master toggle and event toggle are both on; in-app always."""
         return [Channel.IN_APP] + [
             channel
-            for channel, toggle in self.toggles.items()
-            if channel_available(settings, channel) and getattr(settings, toggle)
+            for channel in self.channels[1:]
+            if channel_available(settings, channel) and getattr(settings, self.toggles[channel])
         ]
 
     def clean_data(self, data: Any) -> dict[str, Any]:
@@ -97,6 +125,9 @@ def register_event(event: EventType) -> EventType:
     for channel in event.toggles:
         if channel not in CHANNEL_MASTER_TOGGLES:
             raise ValueError(f"event {event.name!r}: unknown channel {channel!r}")
+    for channel in event.channels[1:]:
+        if channel not in event.toggles:
+            raise ValueError(f"event {event.name!r}: default channel {channel!r} has no settings toggle")
     if event.priority not in NotificationPriority.values:
         raise ValueError(f"event {event.name!r}: unknown priority {event.priority!r}")
     _EVENTS[event.name] = event
@@ -146,60 +177,37 @@ class CriticalAlertData(serializers.Serializer):
     source = serializers.CharField(max_length=100, required=False)
 
 
-_EMPLOYEE_URL = "{% if employee_id %}/employees/{{ employee_id|urlencode:'' }}{% endif %}"
+# Each event's words and defaults are its template, templates/notifications/<name>.toml
+# (title, message, channels, priority, action_url); the code adds which settings toggle
+# gates each channel and the schema of the event's data.
 
 register_event(
-    EventType(
-        name="employee_hired",
-        title="New hire: {{ employee_name }}",
-        message=(
-            "{{ employee_name }}{% if position %} ({{ position }}){% endif %} has joined {{ organization_name }}"
-            "{% if start_date %}, starting {{ start_date }}{% endif %}."
-        ),
-        priority=NotificationPriority.NORMAL,
-        action_url=_EMPLOYEE_URL,
+    EventType.from_template(
+        "employee_hired",
         toggles={Channel.EMAIL: "email_on_employee_hired", Channel.SMS: "sms_on_employee_hired"},
         data=EmployeeHiredData,
         description="An employee was hired.",
     )
 )
 register_event(
-    EventType(
-        name="employee_terminated",
-        title="Employee leaving: {{ employee_name }}",
-        message=(
-            "{{ employee_name }}{% if position %} ({{ position }}){% endif %} is leaving {{ organization_name }}"
-            "{% if last_day %}; last day {{ last_day }}{% endif %}."
-        ),
-        priority=NotificationPriority.HIGH,
-        action_url=_EMPLOYEE_URL,
+    EventType.from_template(
+        "employee_terminated",
         toggles={Channel.EMAIL: "email_on_employee_terminated", Channel.SMS: "sms_on_employee_terminated"},
         data=EmployeeTerminatedData,
         description="An employee's employment ended.",
     )
 )
 register_event(
-    EventType(
-        name="org_updated",
-        title="Organization settings updated",
-        message=(
-            "{{ organization_name }} was updated{% if changed_by %} by {{ changed_by }}{% endif %}"
-            "{% if changes %}: {{ changes|join:', ' }}{% endif %}."
-        ),
-        priority=NotificationPriority.LOW,
-        action_url="/settings/organization",
+    EventType.from_template(
+        "org_updated",
         toggles={Channel.EMAIL: "email_on_org_updated"},
         data=OrgUpdatedData,
         description="The organization's profile or settings changed.",
     )
 )
 register_event(
-    EventType(
-        name="critical_alert",
-        title="Critical alert: {{ summary }}",
-        message="{% if details %}{{ details }}{% else %}{{ summary }}{% endif %}",
-        priority=NotificationPriority.CRITICAL,
-        action_url="/alerts",
+    EventType.from_template(
+        "critical_alert",
         toggles={
             Channel.EMAIL: "email_on_critical_alerts",
             Channel.SMS: "sms_on_critical_alerts",
