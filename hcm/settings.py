@@ -283,6 +283,9 @@ TASKS = {
 NOTIFICATIONS_SLACK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_SLACK_ALLOWED_HOSTS", [])
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_HTTP_TIMEOUT = env_float("NOTIFICATIONS_HTTP_TIMEOUT", 5.0)
+# The HR platform's address, e.g. https://hr.example.com: relative action links in email,
+# Slack and digests are made absolute with it. Unset: they stay relative (shown as text).
+NOTIFICATIONS_BASE_URL = env_str("NOTIFICATIONS_BASE_URL")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")

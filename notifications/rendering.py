@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.template import Context, Engine, engines
 
 from notifications.events import EventType
@@ -70,6 +71,16 @@ def safe_action_url(url: str) -> str:
     return url if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+def absolute_url(url: str) -> str:
+    """An action URL as outbound messages show it: site-relative paths are joined to
+    NOTIFICATIONS_BASE_URL (the HR platform's address) when it is set, so email and Slack
+    links work outside the app; in-app notifications keep the relative path."""
+    base = django_settings.NOTIFICATIONS_BASE_URL
+    if base and url.startswith("/") and not url.startswith("//"):
+        return base.rstrip("/") + url
+    return url
+
+
 def render_event(event: EventType, *, data: dict[str, Any], organization_name: str) -> RenderedNotification:
     context = {**data, "organization_name": organization_name}
     title = render_string(event.title, context) or event.name.replace("_", " ").capitalize()
@@ -94,7 +105,7 @@ def render_email(
         **data,
         "title": notification.title,
         "message": notification.message,
-        "action_url": notification.action_url,
+        "action_url": absolute_url(notification.action_url),
         "organization_name": organization_name,
         "recipient_name": recipient_name,
         "priority": priority,
@@ -131,8 +142,9 @@ def render_slack(notification: RenderedNotification, *, organization_name: str, 
             }
         )
     context = f"{slack_escape(organization_name)} · priority {priority}"
-    if notification.action_url.startswith(("http://", "https://")):
-        context += f" · <{notification.action_url}|Open>"
+    action_url = absolute_url(notification.action_url)
+    if action_url.startswith(("http://", "https://")):
+        context += f" · <{action_url}|Open>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {
         "text": slack_escape(

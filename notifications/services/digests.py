@@ -32,7 +32,7 @@ from notifications.models import (
 )
 from notifications.models.settings import DigestFrequency
 from notifications.quiet_hours import deferral_until, organization_zone
-from notifications.rendering import render_digest
+from notifications.rendering import absolute_url, render_digest
 from notifications.services.deliveries import deliveries_enqueue
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _digest_create(
                 {
                     "title": n.title,
                     "time": n.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
-                    "action_url": n.action_url,
+                    "action_url": absolute_url(n.action_url),
                     "priority": n.priority,
                 }
                 for n in notifications

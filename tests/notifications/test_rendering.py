@@ -82,3 +82,29 @@ def test_slack_payload__escaped_mrkdwn_and_sms_length():
     assert len(payload["blocks"][1]["text"]["text"]) <= 3000
     assert "<https://x.example/a|Open>" in payload["blocks"][2]["elements"][0]["text"]
     assert len(render_sms(n)) == 1600
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://hr.example.com/", "https://hr.example.com/employees/e-7"),
+        ("", "/employees/e-7"),
+    ],
+)
+def test_outbound_links__relative_action_url_joined_to_notifications_base_url(settings, base_url, expected):
+    settings.NOTIFICATIONS_BASE_URL = base_url
+    data = {"employee_name": "Ada", "employee_id": "e-7"}
+    n = render_event(get_event("employee_hired"), data=data, organization_name="Acme")
+    email = render_email(
+        template="employee_hired",
+        notification=n,
+        data=data,
+        organization_name="Acme",
+        recipient_name="",
+        priority="normal",
+    )
+    slack = render_slack(n, organization_name="Acme", priority="normal")
+
+    assert n.action_url == "/employees/e-7"  # in-app keeps the app-relative path
+    assert expected in email["text"] and expected in email["html"]
+    assert (f"<{expected}|Open>" in str(slack["blocks"])) == expected.startswith("https://")
