@@ -6,16 +6,15 @@ its worker is a failure, even if a later retry succeeded. Cancelled and handed-b
 are neither. Buckets are in UTC (settings.TIME_ZONE) and every bucket is present, zeros too.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, Min, Q
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType
-from jobs.selectors import worker_is_alive, workers_alive_cutoff, workers_recent
+from jobs.selectors import attempt_durations_by_type, worker_is_alive, workers_alive_cutoff, workers_recent
 
 COMPLETED_OUTCOMES = (AttemptOutcome.COMPLETED,)
 FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.LEASE_EXPIRED)
@@ -154,23 +153,10 @@ def throughput_hourly(*, now: datetime, hours: int = HOURS) -> list[Bucket]:
 
 
 def slowest_job_types(*, since: datetime, limit: int = SLOWEST_LIMIT) -> list[JobTypeDuration]:
-    """Job types by mean attempt duration since `since`, slowest first, with the p95.
-
-    p95 is the nearest-rank percentile (as jobs.selectors.percentile), read from the
-    database one type at a time, so no attempt rows are loaded.
-    """
-    attempts = JobAttempt.objects.filter(finished_at__gte=since).order_by()
-    per_type = attempts.values("job_type").annotate(runs=Count("id"), mean_ms=Avg("duration_ms"))
-    result = []
-    for row in sorted(per_type, key=lambda r: r["mean_ms"], reverse=True)[:limit]:
-        rank = max(1, math.ceil(0.95 * row["runs"]))
-        p95 = (
-            attempts.filter(job_type=row["job_type"])
-            .order_by("duration_ms")
-            .values_list("duration_ms", flat=True)[rank - 1]
-        )
-        result.append(JobTypeDuration(row["job_type"], row["runs"], row["mean_ms"], p95))
-    return result
+    """Job types by mean attempt duration since `since`, slowest first, with the p95."""
+    per_type = attempt_durations_by_type(JobAttempt.objects.filter(finished_at__gte=since))
+    rows = sorted(per_type.values(), key=lambda r: r["mean_ms"], reverse=True)[:limit]
+    return [JobTypeDuration(r["job_type"], r["runs"], r["mean_ms"], r["p95_ms"]) for r in rows]
 
 
 def workers_overview(*, since: datetime) -> list[WorkerRow]:

@@ -54,3 +54,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
             return True
         time.sleep(interval)
     return predicate()
+
+
+def run_burst(*args: str, env: dict[str, str] | None = None, log_dir: Path, timeout: float = 60) -> str:
+    """Run `runworker --burst ARGS` to the end; returns its output. A worker that does not
+    exit 0 within `timeout` fails the test with what it printed."""
+    out = log_dir / f"worker-{time.monotonic_ns()}.out"
+    worker = start_worker("--burst", *args, env=env, log_path=out)
+    try:
+        code = worker.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        raise AssertionError(f"worker did not finish:\n{out.read_text()}") from None
+    output = out.read_text()
+    assert code == 0, output
+    return output

@@ -10,7 +10,6 @@ import logging
 import logging.handlers
 import os
 import re
-import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -27,9 +26,10 @@ from jobs import logfiles
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, WorkerHeartbeat
 from jobs.services import job_enqueue
 from notifications.services.notification_settings import notification_settings_get
+from tests import workers
 from tests.factories import make_org
 from tests.servers import SMTPServer
-from tests.workers import start_worker, worker_env
+from tests.workers import worker_env
 
 DB_CACHE = {"default": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_cache"}}
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: a full flush empties it
@@ -45,19 +45,9 @@ def enqueue(org, job_type: str, payload: dict | None = None) -> BackgroundJob:
 
 def run_burst(tmp_path: Path, **env: str) -> str:
     """Run a worker until nothing is due; returns its output."""
-    out = tmp_path / f"worker-{time.monotonic_ns()}.out"
     env.setdefault("REDIS_URL", "")
     env.setdefault("LOG_DIR", str(tmp_path / "log"))
-    worker = start_worker("--burst", "--concurrency", "1", env=worker_env(**env), log_path=out)
-    try:
-        code = worker.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-        raise AssertionError(f"worker did not finish:\n{out.read_text()}") from None
-    output = out.read_text()
-    assert code == 0, output
-    return output
+    return workers.run_burst("--concurrency", "1", env=worker_env(**env), log_dir=tmp_path)
 
 
 def finished(job: BackgroundJob) -> BackgroundJob:

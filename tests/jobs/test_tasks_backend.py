@@ -1,8 +1,6 @@
 """Django's Tasks API on our queue: `@task` … `.enqueue()` stores a job, a real
 `runworker --burst` runs it, and `get_result` / `refresh()` report what happened."""
 
-import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,23 +12,13 @@ from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist
 
 from jobs.models import BackgroundJob, JobPriority, JobStatus
 from jobs.services import job_enqueue
-from tests import tasks_app
-from tests.workers import start_worker, worker_env
+from tests import tasks_app, workers
+from tests.workers import worker_env
 
 
 def run_burst(tmp_path: Path) -> str:
     """Run one worker until nothing is due (retries immediately: base 0 s)."""
-    out = tmp_path / f"worker-{time.monotonic_ns()}.out"
-    worker = start_worker("--burst", "--concurrency", "2", env=worker_env(JOBS_RETRY_BASE_SECONDS="0"), log_path=out)
-    try:
-        code = worker.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-        raise AssertionError(f"worker did not finish:\n{out.read_text()}") from None
-    output = out.read_text()
-    assert code == 0, output
-    return output
+    return workers.run_burst("--concurrency", "2", env=worker_env(JOBS_RETRY_BASE_SECONDS="0"), log_dir=tmp_path)
 
 
 # --- enqueue and get_result, without a worker ---------------------------------------------
