@@ -5,9 +5,12 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+# Bounded so a huge `skip` is a 400, not an OFFSET the database cannot take (a 500).
+SKIP_MAX = 2**31 - 1
+
 
 class SkipLimitSerializer(serializers.Serializer):
-    skip = serializers.IntegerField(min_value=0, default=0)
+    skip = serializers.IntegerField(min_value=0, max_value=SKIP_MAX, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a URL with NUL or non-UTF-8 percent-escapes is a 400 before anything reads it.
+    "hcm.middleware.HostileURLMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's static files (after `collectstatic`) without a CDN
     # or a separate web server.
@@ -144,12 +146,16 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, with limits every database can store (hcm/parsers.py, hcm/json_guard.py).
+    "DEFAULT_PARSER_CLASSES": ["hcm.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "hcm.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # hcm.openapi.AutoSchema adds the shared error responses to every operation.
     "DEFAULT_SCHEMA_CLASS": "hcm.openapi.AutoSchema",
 }
+
+# Client JSON (API bodies, the admin's JSON fields) nests at most this many levels.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 
 # --- OpenAPI (drf-spectacular) ----------------------------------------------------------
 SPECTACULAR_SETTINGS = {

@@ -1,0 +1,82 @@
+"""Reject URLs that no view can use safely, before any view runs.
+
+A URL path or query string holding NUL (PostgreSQL cannot take it in a query: a 500),
+percent-escapes that are not UTF-8 (Django would pass them on re-escaped, or replace them
+with U+FFFD), or lone surrogates is a 400 naming the query parameter (or `path`), for the
+API, the admin and every other page alike.
+"""
+
+from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from hcm.json_guard import printable
+
+NUL = "must not contain NUL (%00) characters."
+NOT_UTF8 = "must be UTF-8: percent-escapes here do not decode as UTF-8 text."
+
+
+def _wsgi_bytes(value: str) -> bytes:
+    # WSGI hands URL parts over as latin-1 decoded bytes (PEP 3333); ASGI servers as text.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _raw_path(request: HttpRequest) -> bytes:
+    """The request path, percent-decoded but not yet decoded as text."""
+    scope = getattr(request, "scope", None)
+    if scope is not None and scope.get("raw_path") is not None:  # ASGI
+        return unquote_to_bytes(scope["raw_path"])
+    # WSGI: Django has already decoded PATH_INFO, putting bytes that are not UTF-8 back as
+    # %XX escapes; unquoting again finds them (and also rejects a literal "%FF" sent as
+    # "%25FF", which no path of this service contains).
+    return unquote_to_bytes(request.path_info.encode("utf-8", "surrogatepass"))
+
+
+def _decoded(raw: bytes) -> tuple[str | None, str | None]:
+    """(text, problem) for one percent-decoded URL part."""
+    try:
+        text = raw.decode("utf-8")  # strict: also rejects encoded surrogates (ED A0 80)
+    except UnicodeDecodeError:
+        return None, NOT_UTF8
+    if "\x00" in text:
+        return text, NUL
+    return text, None
+
+
+def url_problems(request: HttpRequest) -> dict[str, list[str]]:
+    """{"path" or a query parameter's name: [message]} for what is wrong with the URL."""
+    errors: dict[str, list[str]] = {}
+    _, problem = _decoded(_raw_path(request))
+    if problem:
+        errors["path"] = [f"The URL path {problem}"]
+    query = _wsgi_bytes(request.META.get("QUERY_STRING", ""))
+    for pair in query.split(b"&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition(b"=")
+        name, name_problem = _decoded(unquote_to_bytes(raw_name.replace(b"+", b" ")))
+        _, value_problem = _decoded(unquote_to_bytes(raw_value.replace(b"+", b" ")))
+        if name_problem or name is None:
+            errors.setdefault("query", []).append(f"A query parameter name {name_problem}")
+        elif value_problem:
+            errors.setdefault(printable(name), []).append(f"Query parameter {value_problem}")
+    return errors
+
+
+class HostileURLMiddleware:
+    """Answers 400 `{"detail", "errors"}` for a URL with NUL or non-UTF-8 escapes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        errors = url_problems(request)
+        if errors:
+            fields = ", ".join(errors)
+            first = next(iter(errors.values()))[0]
+            return JsonResponse({"detail": f"Invalid {fields}: {first}", "errors": errors}, status=400)
+        return self.get_response(request)
