@@ -2,6 +2,8 @@
 thousands deep, integers past 64 bits, broken percent-escapes. Every write endpoint (and a
 few reads) answers 400 naming the field, and nothing is saved, on SQLite and PostgreSQL."""
 
+import asyncio
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,11 +12,13 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.admin.utils import quote
+from django.core.handlers.asgi import ASGIRequest
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from hcm import json_guard
+from hcm.middleware import HostileURLMiddleware
 from hcm.models import User
 from jobs.models import JobSchedule
 from jobs.services import job_enqueue
@@ -497,3 +501,34 @@ def test_json_guard__names_every_offender_with_printable_paths():
         ("a.4", "Integer out of range: must be between -9223372036854775808 and 9223372036854775807."),
         ("\\ud800", "Key must not contain lone UTF-16 surrogates (invalid Unicode)."),
     }
+
+
+# --- under ASGI (the path as the server received it: scope["raw_path"]) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "query", "field"),
+    [
+        (b"/api/notifications/%FF", b"", "path"),
+        (b"/api/notifications/%ED%A0%80", b"", "path"),
+        (b"/api/notifications/a%00", b"", "path"),
+        (b"/api/notifications", b"type=%00", "type"),
+    ],
+)
+def test_hostile_url__under_asgi_too(raw_path, query, field):
+    async def view(request):
+        raise AssertionError("the view must not run")
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": raw_path.decode("latin-1"),
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": [(b"host", b"testserver")],
+    }
+    middleware = HostileURLMiddleware(view)
+    response = asyncio.run(middleware(ASGIRequest(scope, io.BytesIO())))
+
+    assert response.status_code == 400
+    assert list(json.loads(response.content)["errors"]) == [field]
