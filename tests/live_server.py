@@ -25,7 +25,8 @@ def _answers(url: str) -> bool:
 @contextmanager
 def live_server(*, log_dir: Path, **env: str) -> Iterator[str]:
     """`with live_server(log_dir=tmp_path) as base_url:` gunicorn serving hcm.wsgi with
-    tests.live_settings (no rate limits, fast password hashing); `env` adds variables."""
+    tests.live_settings (no rate limits, fast password hashing); `env` adds variables.
+    What it logs is in `log_dir / "live-server.out"`."""
     port = free_port()
     out = log_dir / "live-server.out"
     process = subprocess.Popen(
@@ -33,8 +34,11 @@ def live_server(*, log_dir: Path, **env: str) -> Iterator[str]:
             str(Path(sys.executable).parent / "gunicorn"),
             "hcm.wsgi:application",
             f"--bind=127.0.0.1:{port}",
+            # One process, one thread: one database connection, kept (CONN_MAX_AGE) for the
+            # whole run, on a PostgreSQL shared with other test runs. Callers send requests
+            # one at a time.
             "--workers=1",
-            "--threads=4",
+            "--threads=1",
             "--log-level=warning",
         ],
         cwd=ROOT,

@@ -65,7 +65,8 @@ def test_schemathesis_live__no_server_errors(tmp_path: Path):
             timeout=600,
         )
 
-    output = run.stdout[-20000:] + run.stderr[-5000:]
+    server_errors = [line for line in (tmp_path / "live-server.out").read_text().splitlines() if "Error:" in line]
+    output = run.stdout[-20000:] + run.stderr[-5000:] + "\nserver:\n" + "\n".join(server_errors[-20:])
     result = json.loads(report.read_text())
     assert result["complete"], output
     assert result["operations"]["tested"] == result["operations"]["selected"] > 20, output
