@@ -29,7 +29,10 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    "400": "Invalid input: `errors` names each bad field.",
+    "400": (
+        "Invalid input: `errors` names each bad field "
+        "(`path` or the parameter, for a URL with NUL or non-UTF-8 escapes)."
+    ),
     "401": "Missing, expired or invalid access token.",
     "403": "Signed in, but not allowed (role or organization).",
     "404": "No such object in your organization.",
@@ -92,9 +95,9 @@ class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's AutoSchema plus the errors each operation can answer.
 
     Which errors apply follows from the view, not from a list per endpoint:
-    400 on writes (bad input, or an action the object's state refuses) and on reads with
-    query parameters, 401/403 unless the view allows anyone, 404 when the path names an
-    object, 429 on writes (the per-user rate limits).
+    400 everywhere (bad input, an action the object's state refuses, or a URL that
+    hcm.middleware refuses: NUL or non-UTF-8 escapes in its path or query), 401/403
+    unless the view allows anyone, 404 when the path names an object, 429 on writes (the per-user rate limits).
     A view that can fail upstream declares 502 itself (``error_response(502)``).
     """
 
@@ -139,11 +142,8 @@ class AutoSchema(SpectacularAutoSchema):
         return bool(getattr(response, "is_page", False))
 
     def _standard_error_codes(self, operation: dict[str, Any]) -> list[str]:
-        has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
         anyone = self._allows_anyone()
-        codes = []
-        if self.method in WRITE_METHODS or has_query:  # a write can also be refused for state
-            codes.append("400")
+        codes = ["400"]
         if not anyone:
             codes += ["401", "403"]
         if "{" in self.path:

@@ -4,6 +4,7 @@ integers, NUL, empty and overlong strings), fuzzing, stateful), positive and neg
 Not one server error, and every answer as the schema documents it."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from notifications.services.notification_settings import notification_settings_g
 from tests.factories import make_org, make_user
 from tests.live_server import live_server
 from tests.servers import SMTPServer
+from tests.workers import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +39,7 @@ def test_schemathesis_live__no_server_errors(tmp_path: Path):
     admin = make_user(org, role=Role.SYSTEM_ADMIN, username="alice")
     notification_settings_get(organization=org)
     token = str(RefreshToken.for_user(admin).access_token)
-    report = tmp_path / "report.json"
+    report, har = tmp_path / "report.json", tmp_path / "requests.har"
 
     # A real mail server, so the test-email endpoint answers 200 rather than 502 (no server).
     with SMTPServer() as smtp, live_server(log_dir=tmp_path, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port)) as url:
@@ -56,17 +58,22 @@ def test_schemathesis_live__no_server_errors(tmp_path: Path):
                 "--generation-database=none",
                 "--request-timeout=30",
                 "--no-color",
-                "--report=json",
+                "--report=json,har",
                 f"--report-json-path={report}",
+                f"--report-har-path={har}",
             ],
             cwd=tmp_path,
+            # Half the generated requests made hostile (NUL, surrogates, 2**64, deep JSON).
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hostile", "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
             timeout=600,
         )
 
     server_errors = [line for line in (tmp_path / "live-server.out").read_text().splitlines() if "Error:" in line]
-    output = run.stdout[-20000:] + run.stderr[-5000:] + "\nserver:\n" + "\n".join(server_errors[-20:])
+    # Lines cut short: a deeply nested body repeats "[" thousands of times.
+    lines = [*run.stdout.splitlines()[-300:], *run.stderr.splitlines()[-50:], "server:", *server_errors[-20:]]
+    output = "\n".join(line[:300] for line in lines)
     result = json.loads(report.read_text())
     assert result["complete"], output
     assert result["operations"]["tested"] == result["operations"]["selected"] > 20, output
@@ -74,3 +81,17 @@ def test_schemathesis_live__no_server_errors(tmp_path: Path):
     assert result["errors"] == [], output
     assert result["failures"] == [], output
     assert run.returncode == 0, output
+    # The hostile requests were made, and each kind was answered as a 400 naming the field.
+    answers = [entry["response"] for entry in json.loads(har.read_text())["log"]["entries"]]
+    rejected = [a["content"].get("text", "") for a in answers if a["status"] == 400]
+    for message in HOSTILE_ANSWERS:
+        assert sum(message in text for text in rejected) >= 5, message
+
+
+HOSTILE_ANSWERS = [
+    "must not contain NUL",
+    "must not contain lone UTF-16 surrogates",
+    "Integer out of range",
+    "Nested deeper than",
+    "Ensure this value is less than or equal to 2147483647",  # skip=99999999999999999999
+]
