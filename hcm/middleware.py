@@ -1,9 +1,11 @@
-"""Reject URLs that no view can use safely, before any view runs.
+"""Reject URLs and form posts that no view can use safely, before any view runs.
 
 A URL path or query string holding NUL (PostgreSQL cannot take it in a query: a 500),
 percent-escapes that are not UTF-8 (Django would pass them on re-escaped, or replace them
 with U+FFFD), or lone surrogates is a 400 naming the query parameter (or `path`), for the
-API, the admin and every other page alike.
+API, the admin and every other page alike. So is a form post (the admin's) with NUL in a
+field: Django's CharField refuses it, but other fields (an admin action's selected ids)
+would reach the database with it. JSON bodies are hcm.parsers' part.
 """
 
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from hcm.json_guard import printable
 
 NUL = "must not contain NUL (%00) characters."
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 NOT_UTF8 = "must be UTF-8: percent-escapes here do not decode as UTF-8 text."
 
 
@@ -69,8 +72,20 @@ def url_problems(request: HttpRequest) -> dict[str, list[str]]:
     return errors
 
 
-class HostileURLMiddleware:
-    """Answers 400 `{"detail", "errors"}` for a URL with NUL or non-UTF-8 escapes.
+def form_problems(request: HttpRequest) -> dict[str, list[str]]:
+    """{field name: [message]} for form fields (names or values) holding NUL."""
+    if request.method != "POST" or request.content_type not in FORM_TYPES:
+        return {}
+    errors: dict[str, list[str]] = {}
+    for name, values in request.POST.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            errors[printable(name)] = [f"Form field {NUL}"]
+    return errors
+
+
+class HostileInputMiddleware:
+    """Answers 400 `{"detail", "errors"}` for a URL with NUL or non-UTF-8 escapes, or a
+    form post with NUL.
 
     Sync and async (under ASGI it adds no thread hop in front of async views)."""
 
@@ -93,7 +108,7 @@ class HostileURLMiddleware:
 
     @staticmethod
     def reject(request: HttpRequest) -> JsonResponse | None:
-        errors = url_problems(request)
+        errors = url_problems(request) or form_problems(request)
         if not errors:
             return None
         first = next(iter(errors.values()))[0]

@@ -50,8 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a URL with NUL or non-UTF-8 percent-escapes is a 400 before anything reads it.
-    "hcm.middleware.HostileURLMiddleware",
+    # First: a URL (or form post) with NUL or non-UTF-8 escapes is a 400 before anything reads it.
+    "hcm.middleware.HostileInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's static files (after `collectstatic`) without a CDN
     # or a separate web server.

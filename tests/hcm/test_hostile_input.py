@@ -18,7 +18,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from hcm import json_guard
-from hcm.middleware import HostileURLMiddleware
+from hcm.middleware import HostileInputMiddleware
 from hcm.models import User
 from jobs.models import JobSchedule
 from jobs.services import job_enqueue
@@ -527,8 +527,31 @@ def test_hostile_url__under_asgi_too(raw_path, query, field):
         "query_string": query,
         "headers": [(b"host", b"testserver")],
     }
-    middleware = HostileURLMiddleware(view)
+    middleware = HostileInputMiddleware(view)
     response = asyncio.run(middleware(ASGIRequest(scope, io.BytesIO())))
 
     assert response.status_code == 400
     assert list(json.loads(response.content)["errors"]) == [field]
+
+
+# --- form posts (the admin) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "data", "field"),
+    [
+        ("/admin/jobs/backgroundjob/", {"action": "cancel_jobs", "_selected_action": "job_\x00", "index": "0"}, None),
+        ("/admin/login/", {"username": "root\x00", "password": PASSWORD}, "username"),
+        ("/admin/jobs/jobschedule/add/", {"name": "x", "organization": "org_\x00", "cron_expression": "@daily"}, None),
+    ],
+    ids=["action_selected_ids", "login", "schedule_organization"],
+)
+def test_hostile_form__nul_in_a_form_post_is_a_400(url, data, field, browser, ids):
+    before = database_state()
+
+    response = browser.post(url, data)
+
+    assert response.status_code == 400, response.content
+    expected = field or next(name for name, value in data.items() if "\x00" in value)
+    assert list(response.json()["errors"]) == [expected]
+    assert database_state() == before
