@@ -132,15 +132,3 @@ def problems(value: Any) -> Iterator[tuple[str, str]]:
             stack.extend(reversed(children))
         elif isinstance(item, list | tuple):
             stack.extend(reversed([(_join(path, i), child) for i, child in enumerate(item)]))
-
-
-def loads(text: str, *, parse_constant: Any = None) -> Any:
-    """`json.loads` that enforces the limits above; JSONLimitError names the first offender.
-
-    Malformed JSON still raises a ValueError (json.JSONDecodeError, or too many digits).
-    """
-    check_depth(text)
-    value = json.loads(text, parse_constant=parse_constant)
-    for path, message in problems(value):
-        raise JSONLimitError(path, message)
-    return value

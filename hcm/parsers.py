@@ -9,8 +9,7 @@ saved.
 import json
 from typing import Any
 
-from django.conf import settings
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
 from hcm import json_guard
@@ -23,18 +22,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"Out of range float values are not permitted: {name}")
 
 
-class RequestTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
-
-
 class SafeJSONParser(JSONParser):
-    """UTF-8 JSON (RFC 8259) at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes, nested at most
-    API_JSON_MAX_DEPTH levels, without NUL, lone surrogates or integers beyond 64 bits."""
+    """UTF-8 JSON (RFC 8259) nested at most API_JSON_MAX_DEPTH levels, without NUL, lone
+    surrogates or integers beyond 64 bits. (Django caps the size: DRF reads the body through
+    request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes with a 400.)"""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        raw = self._read(stream)
+        raw = stream.read()
         try:
             # Always UTF-8, whatever charset the Content-Type names: a client-chosen codec
             # (even "unicode_escape") would otherwise decode the body.
@@ -56,11 +50,3 @@ class SafeJSONParser(JSONParser):
         if errors:
             raise exceptions.ValidationError(errors)
         return value
-
-    @staticmethod
-    def _read(stream: Any) -> bytes:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw = stream.read() if limit is None else stream.read(limit + 1)
-        if limit is not None and len(raw) > limit:
-            raise RequestTooLarge(f"Request body larger than {limit} bytes.")
-        return raw
