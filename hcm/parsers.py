@@ -43,7 +43,7 @@ class SafeJSONParser(JSONParser):
         except ValueError as exc:  # malformed, NaN, or more digits than int() takes
             raise exceptions.ParseError(f"JSON parse error - {exc}")
         errors: dict[str, list[str]] = {}
-        for path, message in json_guard.problems(value):
+        for path, message in json_guard.problems(value) if json_guard.suspect(text) else ():
             errors.setdefault(path or "non_field_errors", []).append(message)
             if len(errors) >= MAX_REPORTED:
                 break

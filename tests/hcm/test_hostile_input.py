@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis
 import pytest
 from django.apps import apps
 from django.contrib.admin.utils import quote
 from django.core.handlers.asgi import ASGIRequest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from hcm import json_guard
@@ -567,3 +569,22 @@ def test_hostile_body__larger_than_the_upload_limit_is_refused(admin_client, ids
     assert response.status_code == 400, response.content  # Django's RequestDataTooBig
     assert response.json() == {"detail": "Bad request."}
     assert database_state() == before
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@hypothesis.settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@hypothesis.given(value=JSON_VALUES)
+@hypothesis.example(value=[float("inf"), float("-inf")])
+@hypothesis.example(value={"a\x00": 2**64, "b": ["\ud800", -(2**63) - 1, 1e308 * 10]})
+def test_json_guard__the_fast_check_never_misses_what_the_walk_finds(value):
+    # The parser skips the walk when suspect(text) is False: that must never hide a problem.
+    text = json.dumps(value)
+    decoded = json.loads(text)
+    if list(json_guard.problems(decoded)):
+        assert json_guard.suspect(text), text
