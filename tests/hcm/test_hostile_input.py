@@ -191,7 +191,9 @@ def ids(org, admin_user) -> dict[str, str]:
     job, _ = job_enqueue(organization=org, job_type="noop", created_by="alice")
     client = client_for(admin_user)
     schedule = client.post(
-        "/api/system/job-schedules", {"name": "n1", "job_type": "noop", "cron_expression": "@daily"}, format="json"
+        "/api/system/job-schedules",
+        {"name": "n1", "job_type": "cache_flush", "payload": {"action": "full"}, "cron_expression": "@daily"},
+        format="json",
     )
     assert schedule.status_code == 201, schedule.content
     notification = client.post("/api/notifications", {"title": "Hello"}, format="json")
