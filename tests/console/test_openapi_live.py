@@ -1,7 +1,9 @@
 """schemathesis over a live server: the real app in gunicorn on the test database, called
 over HTTP by schemathesis' own runner (every phase: examples, coverage (boundaries: huge
-integers, NUL, empty and overlong strings), fuzzing, stateful), positive and negative data.
-Not one server error, and every answer as the schema documents it."""
+integers, NUL, empty and overlong strings), fuzzing, stateful), positive and negative data,
+about half of it made hostile by tests/schemathesis_hostile.py (NUL, lone surrogates,
+2**64, JSON 5,000 deep, huge skip). Not one server error, every answer as the schema
+documents it, and each hostile kind seen answered with a 400."""
 
 import json
 import os
@@ -22,7 +24,7 @@ from tests.workers import ROOT
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # Cases per operation and phase: enough for the coverage phase's boundary values and a
-# fuzzing run per operation; ~2,500 requests, about a minute per database on 2 cores.
+# fuzzing run per operation; ~2,500 requests: 1 to 3 minutes per database on 2 busy cores.
 MAX_EXAMPLES = 30
 SEED = 1  # the same cases every run; a failure names the command that reproduces it
 CHECKS = [
@@ -85,7 +87,7 @@ def test_schemathesis_live__no_server_errors(tmp_path: Path):
     answers = [entry["response"] for entry in json.loads(har.read_text())["log"]["entries"]]
     rejected = [a["content"].get("text", "") for a in answers if a["status"] == 400]
     for message in HOSTILE_ANSWERS:
-        assert sum(message in text for text in rejected) >= 5, message
+        assert any(message in text for text in rejected), message
 
 
 HOSTILE_ANSWERS = [
