@@ -22,7 +22,7 @@ BODIES = {
         {"job_type": "email_send", "payload": {"to": "a@example.com", "subject": "Hi", "body": "Hello"}}
     ),
     "custom_settings 16 KiB": json.dumps({"custom_settings": {f"key{i}": {"v": [i, "x" * 20]} for i in range(300)}}),
-    "2.5 MB, 40,000 small objects": json.dumps({"items": [{"id": i, "tags": ["a", "b"]} for i in range(40_000)]}),
+    "1.4 MB, 40,000 small objects": json.dumps({"items": [{"id": i, "tags": ["a", "b"]} for i in range(40_000)]}),
     "hostile: 5,000 deep (rejected)": "[" * 5000 + "]" * 5000,
 }
 
