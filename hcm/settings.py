@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from hcm.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -64,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: turns the resolver's 404 page for /api/... into JSON, DEBUG or not.
+    "hcm.middleware.ApiNotFoundJsonMiddleware",
 ]
 
 ROOT_URLCONF = "hcm.urls"

@@ -162,5 +162,5 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
 
 
 # Registers the Notification, Delivery, DigestRun and NotificationContact admins.
-import notifications.admin_notifications  # noqa: E402, F401
 import notifications.admin_mailbox  # noqa: E402, F401
+import notifications.admin_notifications  # noqa: E402, F401

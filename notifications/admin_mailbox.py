@@ -13,7 +13,16 @@ class StoredEmailAdmin(admin.ModelAdmin):
     list_display = ["created_at", "subject", "recipients", "from_email"]
     search_fields = ["subject", "message_id", "from_email"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "message_id", "from_email", "recipients", "subject", "body_text", "html_source", "raw_message"]
+    fields = [
+        "created_at",
+        "message_id",
+        "from_email",
+        "recipients",
+        "subject",
+        "body_text",
+        "html_source",
+        "raw_message",
+    ]
     readonly_fields = fields
 
     @admin.display(description="To")

@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -119,7 +118,9 @@ def test_ctrl_c__running_job_finishes_and_run_sh_exits_0(quick_start, tmp_path):
         status, retry_count = db.execute(
             "SELECT status, retry_count FROM background_jobs WHERE id = ?", (job_id,)
         ).fetchone()
-        outcomes = [row[0] for row in db.execute("SELECT outcome FROM background_job_attempts WHERE job_id = ?", (job_id,))]
+        outcomes = [
+            row[0] for row in db.execute("SELECT outcome FROM background_job_attempts WHERE job_id = ?", (job_id,))
+        ]
     # Finished within the grace period, or handed back without spending an attempt.
     assert (status, outcomes) == ("completed", ["completed"]) or (status == "queued" and outcomes == []), output
     assert retry_count == 0
@@ -157,7 +158,7 @@ def test_run_sh__demo_email_lands_in_the_mailbox(quick_start):
     assert status == 200, sent
     with sqlite3.connect(quick_start.database) as db:
         stored = db.execute(
-            "SELECT to_addrs, subject, message_id FROM (SELECT \"to\" AS to_addrs, subject, message_id"
+            'SELECT to_addrs, subject, message_id FROM (SELECT "to" AS to_addrs, subject, message_id'
             " FROM notifications_storedemail)"
         ).fetchall()
     assert [(json.loads(to), mid) for to, _, mid in stored] == [(["new.user@example.com"], sent["message_id"])]
