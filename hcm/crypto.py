@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def _fernet() -> Fernet:
-    key = settings.FIELD_ENCRYPTION_KEY
+    key: str | bytes = settings.FIELD_ENCRYPTION_KEY
     if not key:
         require_secret_key()  # never encrypt with the random stand-in key
         # Derived so a deployment only has to keep SECRET_KEY; set FIELD_ENCRYPTION_KEY to

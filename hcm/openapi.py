@@ -22,7 +22,8 @@ class ErrorSerializer(serializers.Serializer):
     """Every error response: `detail` always; `errors` (field → messages) on 400."""
 
     detail = serializers.CharField(help_text="A sentence saying what went wrong.")
-    errors = serializers.DictField(
+    # The response key is "errors"; declared fields leave the class, so Serializer.errors stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         required=False,
         help_text="400 only: each invalid field (dotted for nested ones) with its messages.",
     )
@@ -42,6 +43,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 def _page_parameter(name: str, description: str) -> OpenApiParameter:
     field = SkipLimitSerializer().fields[name]  # hcm.pagination owns the bounds
+    assert isinstance(field, serializers.IntegerField)
     schema: dict[str, Any] = {"type": "integer", "minimum": field.min_value, "default": field.default}
     if field.max_value is not None:
         schema["maximum"] = field.max_value

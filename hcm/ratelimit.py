@@ -1,13 +1,14 @@
 """Per-user rate limits on write endpoints (django-ratelimit counters, DRF's 429)."""
 
 from django.conf import settings
+from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 
 
-def enforce_rate_limit(request: Request, name: str) -> None:
+def enforce_rate_limit(request: Request | HttpRequest, name: str) -> None:
     """Count this call against limit `name` (settings.RATE_LIMITS); 429 once it is spent.
 
     Throttled renders as 429 with a Retry-After header of the seconds left in the window.

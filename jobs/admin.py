@@ -22,7 +22,7 @@ from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
 
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     JobStatus.QUEUED: "#6c757d",
     JobStatus.PROCESSING: "#0d6efd",
     JobStatus.COMPLETED: "#198754",
@@ -51,8 +51,17 @@ class JobAttemptInline(admin.TabularInline):
     verbose_name_plural = "Event log (one row per attempt)"
     extra = 0
     can_delete = False
-    fields = ["attempt", "outcome", "worker_id", "started_at", "finished_at", "duration", "error_message", "trace"]
-    readonly_fields = fields
+    readonly_fields = [
+        "attempt",
+        "outcome",
+        "worker_id",
+        "started_at",
+        "finished_at",
+        "duration",
+        "error_message",
+        "trace",
+    ]
+    fields = list(readonly_fields)
     ordering = ["attempt", "id"]
 
     def has_add_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
@@ -258,7 +267,9 @@ class PausedJobTypeForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         paused = set(PausedJobType.objects.values_list("job_type", flat=True))
-        self.fields["job_type"].choices = [(name, name) for name in job_type_names() if name not in paused]
+        job_type = self.fields["job_type"]
+        assert isinstance(job_type, forms.ChoiceField)  # declared above
+        job_type.choices = [(name, name) for name in job_type_names() if name not in paused]
 
 
 @admin.register(PausedJobType)

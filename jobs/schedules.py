@@ -60,7 +60,8 @@ def job_schedule_validate(
         try:
             clean["payload"] = spec.validate_payload(payload)
         except serializers.ValidationError as exc:
-            errors.update(exc.detail)
+            detail = exc.detail
+            errors.update(detail if isinstance(detail, dict) else {"payload": detail})
     try:
         clean["cron_expression"] = cron_normalize(cron_expression)
     except InvalidCron as exc:

@@ -13,7 +13,7 @@ class StoredEmailAdmin(admin.ModelAdmin):
     list_display = ["created_at", "subject", "recipients", "from_email"]
     search_fields = ["subject", "message_id", "from_email"]
     date_hierarchy = "created_at"
-    fields = [
+    readonly_fields = [
         "created_at",
         "message_id",
         "from_email",
@@ -23,7 +23,7 @@ class StoredEmailAdmin(admin.ModelAdmin):
         "html_source",
         "raw_message",
     ]
-    readonly_fields = fields
+    fields = list(readonly_fields)
 
     @admin.display(description="To")
     def recipients(self, obj: StoredEmail) -> str:

@@ -59,6 +59,7 @@ def finished(job: BackgroundJob) -> BackgroundJob:
 def completed(job: BackgroundJob) -> dict:
     job = finished(job)
     assert job.status == JobStatus.COMPLETED, job.error_message
+    assert job.result is not None
     return job.result
 
 
