@@ -24,9 +24,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 SECRET_KEY_MISSING = not SECRET_KEY and not DEBUG
 if not SECRET_KEY:
-    SECRET_KEY = (
-        "django-insecure-development-only-key-do-not-use-in-production" if DEBUG else secrets.token_urlsafe(50)
-    )
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production" if DEBUG else secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

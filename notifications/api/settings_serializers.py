@@ -38,7 +38,10 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     email_provider = ChoiceField(EmailProvider.choices, required=False)
     email_from_address = serializers.EmailField(required=False, max_length=254)
     email_from_name = serializers.CharField(
-        required=False, max_length=100, trim_whitespace=False, validators=[validate_header_safe]  # type: ignore[list-item]
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        validators=[validate_header_safe],  # type: ignore[list-item]
     )
     email_on_employee_hired = serializers.BooleanField(required=False)
     email_on_employee_terminated = serializers.BooleanField(required=False)
