@@ -1,7 +1,6 @@
 """PostgreSQL connections stay bounded whatever the load: a web process holds at most
 DB_POOL_MAX_SIZE, a worker at most its concurrency + 2 (main thread, LISTEN)."""
 
-import importlib
 import subprocess
 import sys
 import threading
@@ -32,18 +31,6 @@ REQUESTS, CLIENTS, POOL_MAX = 500, 20, 4
 def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("connection bounds are about PostgreSQL (SQLite has no server connections)")
-
-
-@pytest.fixture
-def job_types():
-    """Register the test job types in this process (to enqueue them) for one test."""
-    import tests.job_types as module
-    from jobs import registry
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
 
 
 class ConnectionSampler:
