@@ -48,32 +48,6 @@ register_pattern(validate_e164, E164)
 register_pattern(validate_hh_mm, HH_MM)
 
 
-# --- auth ---------------------------------------------------------------------------------
-
-
-def _token_operations(serializer_setting: str, summary: str, refused: str) -> Callable[[], Operations]:
-    def operations() -> Operations:
-        from django.utils.module_loading import import_string
-        from rest_framework_simplejwt.settings import api_settings
-
-        serializer = import_string(getattr(api_settings, serializer_setting))
-        return {"post": {"summary": summary, "responses": {200: serializer, 401: error_response(401, refused)}}}
-
-    return operations
-
-
-describe(
-    "rest_framework_simplejwt.views.TokenObtainPairView",
-    _token_operations(
-        "TOKEN_OBTAIN_SERIALIZER", "Get an access and a refresh token", "Wrong username or password, or inactive."
-    ),
-)
-describe(
-    "rest_framework_simplejwt.views.TokenRefreshView",
-    _token_operations("TOKEN_REFRESH_SERIALIZER", "Get a new access token", "Invalid or expired refresh token."),
-)
-
-
 # --- notification settings ----------------------------------------------------------------
 
 

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Used refresh tokens and logged-out ones are kept here (tables created by migrate).
+    "rest_framework_simplejwt.token_blacklist",
     "django_ratelimit",
     # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
     # files (the sidecar ships the Swagger UI and ReDoc bundles: no CDN).
@@ -132,6 +134,14 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh returns a new refresh token and blacklists the one used (hcm.tokens).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of the password hash: a password change revokes every token
+    # issued before it (access tokens in JWTAuthentication, refresh tokens in hcm.tokens).
+    "CHECK_REVOKE_TOKEN": True,
+    # Tokens name the user only: role, organization and is_active are read from the
+    # database on every request, so a change applies to the next one.
 }
 
 REST_FRAMEWORK = {
@@ -191,7 +201,15 @@ RATE_LIMITS = {
     # Not in the seeds: each call can fan out to every user of an organization.
     "notification_create": env_str("RATE_LIMIT_NOTIFICATION_CREATE", "60/m"),
     "notification_event": env_str("RATE_LIMIT_NOTIFICATION_EVENT", "120/m"),
+    # Login attempts (token endpoint, admin and browsable-API login; hcm.login_limits),
+    # per client address and per username; every attempt counts, successful or not.
+    "login_ip": env_str("RATE_LIMIT_LOGIN_IP", "60/5m"),
+    "login_username": env_str("RATE_LIMIT_LOGIN_USERNAME", "10/5m"),
 }
+# Where the client address of a login attempt comes from: REMOTE_ADDR unless this names a
+# header set by your own reverse proxy (e.g. X-Real-IP). Never trust a header a client can
+# send: without a proxy that overwrites it, anyone can pick their address.
+LOGIN_CLIENT_IP_HEADER = env_str("LOGIN_CLIENT_IP_HEADER")
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -1,9 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from hcm.auth_views import LogoutView, TokenObtainView, TokenRotateView
 from hcm.health import health
+from hcm.login_limits import login_rate_limited
+from hcm.routing import api_path
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
 
@@ -20,10 +23,18 @@ urlpatterns = [
         admin.site.admin_view(notification_settings_test_email_view),
         name="notifications-settings-test-email",
     ),
+    # The login forms, limited like the token endpoint (before the includes that also route them).
+    path("admin/login/", login_rate_limited(admin.site.login), name="admin-login"),
+    path(
+        "api-auth/login/",
+        login_rate_limited(LoginView.as_view(template_name="rest_framework/login.html")),
+        name="api-auth-login",
+    ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
-    re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view(), name="token_obtain_pair"),
-    re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view(), name="token_refresh"),
+    api_path("api/auth/token", TokenObtainView.as_view(), name="token_obtain_pair"),
+    api_path("api/auth/token/refresh", TokenRotateView.as_view(), name="token_refresh"),
+    api_path("api/auth/logout", LogoutView.as_view(), name="logout"),
     path("", include("notifications.urls")),
     path("", include("jobs.urls")),
     path("api-auth/", include("rest_framework.urls")),
