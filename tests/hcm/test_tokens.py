@@ -298,3 +298,32 @@ def test_schema__documents_rotation_and_logout(db):
     assert logout_op["security"] == [{"jwtAuth": []}]
     assert "429" in schema["paths"]["/api/auth/token"]["post"]["responses"]
 
+
+# --- the admin ------------------------------------------------------------------------------------
+
+
+def test_admin__issued_and_blacklisted_tokens_are_listed_without_the_token_itself(admin_user):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    tokens = login("alice")
+    assert logout(tokens["access"], {"refresh": tokens["refresh"]}).status_code == 204
+    live = login("alice")["refresh"]
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    browser = Client()
+    browser.force_login(admin_user)
+
+    pages = [
+        browser.get("/admin/token_blacklist/outstandingtoken/"),
+        browser.get("/admin/token_blacklist/blacklistedtoken/"),
+        *(
+            browser.get(f"/admin/token_blacklist/outstandingtoken/{pk}/change/")
+            for pk in OutstandingToken.objects.values_list("pk", flat=True)
+        ),
+    ]
+
+    assert [page.status_code for page in pages] == [200] * len(pages)
+    assert len(pages) == 4
+    for page in pages:
+        assert live not in page.content.decode()
+        assert tokens["refresh"] not in page.content.decode()
