@@ -8,6 +8,7 @@ limit holds exactly when attempts arrive in parallel on several web processes; s
 attempts count too. The three doors share the budgets: switching door gains nothing.
 """
 
+import hashlib
 import ipaddress
 import logging
 import unicodedata
@@ -72,8 +73,7 @@ def login_attempt_check(request: Any, *, username: str | None) -> LoginRefused |
     """
     budgets = [("login_ip", client_address(request))]
     if username:
-        # The same budget for "Alice" and "alice": case games gain an attacker nothing.
-        budgets.append(("login_username", unicodedata.normalize("NFKC", username).casefold()))
+        budgets.append(("login_username", _username_key(username)))
     for name, value in budgets:
         rate = settings.RATE_LIMITS[name]
         usage = get_usage(
@@ -132,6 +132,13 @@ def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = No
     username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))[:_USERNAME_LOG_LENGTH]
     client = client_address(request) if request is not None else ""
     logger.warning("login failed", extra={"username": username, "client": client})
+
+
+def _username_key(username: str) -> str:
+    """One budget for "Alice" and "alice" (case games gain an attacker nothing); hashed, so
+    any text (NUL, a lone surrogate) makes a valid cache key."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _is_ip(value: str) -> bool:

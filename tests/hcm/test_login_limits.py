@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from hcm.login_limits import client_address
+from hcm.login_limits import client_address, login_attempt_check
 from tests.factories import PASSWORD
 
 TOKEN_URL = "/api/auth/token/"
@@ -91,6 +91,15 @@ def test_api__unknown_usernames_spend_their_budget_like_real_ones(limits, db):
     assert api_login("nobody", WRONG).status_code == 401
 
     assert api_login("nobody", WRONG, "10.0.0.2").status_code == 429
+
+
+@pytest.mark.parametrize("username", ["\x00", "\ud800", "x" * 10_000], ids=["nul", "surrogate", "long"])
+def test_counting__any_username_text_counts_without_error(username, limits, rf):
+    limits(username="1/m")
+    request = rf.post(TOKEN_URL)
+
+    assert login_attempt_check(request, username=username) is None
+    assert login_attempt_check(request, username=username).limit == "login_username"
 
 
 def test_api__x_forwarded_for_is_not_trusted_by_default(limits, admin_user):
