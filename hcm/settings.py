@@ -167,7 +167,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "DESCRIPTION": (
         "Per-organization notification settings, in-app notifications and background jobs. "
-        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
+        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`; "
+        "`POST /api/auth/token/refresh` trades a refresh token (usable once) for a new pair, "
+        "`POST /api/auth/logout` revokes one. "
         "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
