@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from hcm.auth_views import LogoutView, TokenObtainView, TokenRotateView
 from hcm.health import health
 from hcm.login_limits import login_rate_limited
-from hcm.routing import api_path
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
 
@@ -32,11 +31,11 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
-    api_path("api/auth/token", TokenObtainView.as_view(), name="token_obtain_pair"),
-    api_path("api/auth/token/refresh", TokenRotateView.as_view(), name="token_refresh"),
-    api_path("api/auth/logout", LogoutView.as_view(), name="logout"),
-    path("", include("notifications.urls")),
-    path("", include("jobs.urls")),
+    re_path(r"^api/auth/token/?$", TokenObtainView.as_view(), name="token_obtain_pair"),
+    re_path(r"^api/auth/token/refresh/?$", TokenRotateView.as_view(), name="token_refresh"),
+    re_path(r"^api/auth/logout/?$", LogoutView.as_view(), name="logout"),
+    path("", include("notifications.api.urls")),
+    path("", include("jobs.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
 ]
 
