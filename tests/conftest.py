@@ -1,5 +1,5 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -18,8 +18,11 @@ def _fast_password_hashing():
 
 @pytest.fixture(autouse=True)
 def _clear_cache(db):
-    # Rate-limit counters live in the cache; each test starts with none spent.
-    cache.clear()
+    # Rate-limit counters live in a cache ("ratelimit"); each test starts with none spent.
+    from django.conf import settings
+
+    for alias in settings.CACHES:
+        caches[alias].clear()
     yield
 
 

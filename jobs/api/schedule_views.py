@@ -23,7 +23,7 @@ from jobs.api.filters import JobScheduleFilter
 from jobs.api.schedule_serializers import JobScheduleInputSerializer, JobScheduleSerializer
 from jobs.api.views import requested_job_scope
 from jobs.models import JobSchedule
-from jobs.registry import SERVICE
+from jobs.registry import SERVICE, get_job_type
 from jobs.schedules import job_schedule_create, job_schedule_delete, job_schedule_update, job_schedules_visible
 
 _UPDATE = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerializer}
@@ -85,7 +85,9 @@ class JobScheduleViewSet(
         incoming = JobScheduleInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
-        scope = data.pop("scope", None)
+        spec = get_job_type(data["job_type"])
+        # Like a job's: the type's own scope unless asked (service-only types run service-wide).
+        scope = data.pop("scope", None) or (spec.default_scope if spec and not spec.internal else None)
         organization = None if scope == SERVICE else request.user.organization
         schedule = job_schedule_create(organization=organization, created_by=request.user.get_username(), **data)
         return Response(JobScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
