@@ -10,6 +10,10 @@ class HcmConfig(AppConfig):
         from django.contrib.admin import options
         from django.db import models
 
+        from hcm import (
+            login_limits,  # noqa: F401 -- connects the failed-login log line
+            startup,  # noqa: F401  registers the SECRET_KEY system check
+        )
         from hcm.forms import SafeJSONFormField
 
         # Every admin page edits JSON through the API's limits (NUL, surrogates, depth,

@@ -1,4 +1,7 @@
-"""Reject URLs and form posts that no view can use safely, before any view runs.
+"""Middleware of the project package.
+
+HostileInputMiddleware: reject URLs and form posts that no view can use safely, before
+any view runs.
 
 A URL path or query string holding NUL (PostgreSQL cannot take it in a query: a 500),
 percent-escapes that are not UTF-8 (Django would pass them on re-escaped, or replace them
@@ -15,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from hcm.errors import json_404
 from hcm.json_guard import printable
 
 NUL = "must not contain NUL (%00) characters."
@@ -113,3 +117,18 @@ class HostileInputMiddleware:
             return None
         first = next(iter(errors.values()))[0]
         return JsonResponse({"detail": f"Invalid {', '.join(errors)}: {first}", "errors": errors}, status=400)
+
+
+class ApiNotFoundJsonMiddleware:
+    """An unknown path under /api/ answers the API's JSON 404, also with DEBUG on (where
+    Django would answer its HTML debug page instead of handler404)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Only paths no URL pattern matched: a view's own 404 (DRF's, with its detail) stays.
+        if response.status_code == 404 and request.path.startswith("/api/") and request.resolver_match is None:
+            return json_404(request)
+        return response
