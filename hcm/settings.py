@@ -245,12 +245,12 @@ LOGGING = {
     "formatters": {"structured": {"()": "hcm.logging.KeyValueFormatter"}},
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "hcm.logging.BufferedStreamHandler",
             "formatter": "structured",
             "filters": ["redact"],
         },
         "file": {
-            "class": "logging.handlers.WatchedFileHandler",
+            "class": "hcm.logging.BufferedWatchedFileHandler",
             "filename": str(LOG_DIR / "hcm.log"),
             "formatter": "structured",
             "filters": ["redact"],
