@@ -103,15 +103,15 @@ def build_tables(vendor: str, org_id: str, rows: int) -> float:
                 retry_count, max_retries, run_at, available_at, attempt, created_at, created_by, updated_at,
                 updated_by, started_at, completed_at)
             SELECT {job_id}, '{org_id}', {job_type}, {status}, (x % 3) - 1, '{{}}', 0,
-                0, 3, {ts('0')}, {ts('0')}, 1, {ts('0')}, 'bench', {ts('1000000')},
-                'bench', {ts('500000')}, {ts('1000000')}
+                0, 3, {ts("0")}, {ts("0")}, 1, {ts("0")}, 'bench', {ts("1000000")},
+                'bench', {ts("500000")}, {ts("1000000")}
             FROM {source}"""
         )
         cur.execute(
             f"""{series}
             INSERT INTO background_job_attempts (job_id, attempt, worker_id, job_type, started_at, finished_at,
                 duration_ms, outcome)
-            SELECT {job_id}, 1, 'bench:1', {job_type}, {ts('500000')}, {ts('1000000')},
+            SELECT {job_id}, 1, 'bench:1', {job_type}, {ts("500000")}, {ts("1000000")},
                 (x % 997) * 1.5, {outcome}
             FROM {source}"""
         )
@@ -214,23 +214,35 @@ def main() -> int:
     cursor = encode_cursor(middle, list_ordering(BackgroundJob.objects.order_by("-created_at", "-id")))
     for query in (f"?after={cursor}", f"?after={cursor}&status=failed&job_type=email_send"):
         p50, p95, body = measure(client, base + query, args.samples)
-        rows.append((f"GET {base}?after=<cursor at row {args.rows // 2:,}>{query[len(cursor) + 7:]}", p50, p95,
-                     body.get("total"), body.get("total_exact"), LIST_TARGET_MS))
+        rows.append(
+            (
+                f"GET {base}?after=<cursor at row {args.rows // 2:,}>{query[len(cursor) + 7 :]}",
+                p50,
+                p95,
+                body.get("total"),
+                body.get("total_exact"),
+                LIST_TARGET_MS,
+            )
+        )
     assert cursor_from and cursor_from.get("next")
     p50, p95, body = measure(client, f"{base}/stats", max(5, args.samples // 4))
     rows.append((f"GET {base}/stats", p50, p95, body.get("total"), True, STATS_TARGET_MS))
 
     label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[args.db]
-    print(f"\n{label}, {args.rows:,} jobs + {args.rows:,} attempts in one organization, {args.samples} requests each"
-          f" (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
+    print(
+        f"\n{label}, {args.rows:,} jobs + {args.rows:,} attempts in one organization, {args.samples} requests each"
+        f" (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n"
+    )
     print("| request | p50 ms | p95 ms | total (exact?) | target p95 |")
     print("| --- | ---: | ---: | --- | --- |")
     for name, p50, p95, total, exact, target in rows:
         met = "met" if p95 <= target else "NOT met"
         total_s = "" if total is None else f"{total:,} ({'exact' if exact else 'at least'})"
         print(f"| `{name}` | {p50:.1f} | {p95:.1f} | {total_s} | ≤ {target:.0f} ms: {met} |")
-        print(json.dumps({"db": args.db, "request": name, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}),
-              file=sys.stderr)
+        print(
+            json.dumps({"db": args.db, "request": name, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}),
+            file=sys.stderr,
+        )
     return 0
 
 
