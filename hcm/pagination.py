@@ -93,7 +93,7 @@ class SkipLimitPagination(BasePagination):
 
     total_bound = TOTAL_BOUND
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:  # type: ignore[override]
         params = SkipLimitSerializer(
             data={k: request.query_params[k] for k in ("skip", "limit", "after") if k in request.query_params}
         )
@@ -153,7 +153,7 @@ class SkipLimitPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:
-        fields = SkipLimitSerializer().fields
+        fields: dict[str, Any] = dict(SkipLimitSerializer().fields)  # bounds of skip/limit, length of after
         integers = [
             {
                 "name": name,

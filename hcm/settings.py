@@ -4,11 +4,11 @@ Every value that differs between deployments is read from the environment here, 
 the README's configuration table lists them.
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from hcm.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -17,13 +17,14 @@ VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG", False)
 
+# Without a key, commands that neither serve nor run jobs still work (`help`, `--help`):
+# SECRET_KEY_MISSING makes the servers (hcm.wsgi, hcm.asgi, the system check that runserver
+# runs) and runworker refuse to start (hcm.startup). The stand-in key is random, so nothing
+# signed or encrypted with it outlives the process.
 SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY_MISSING = not SECRET_KEY and not DEBUG
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY in the environment (or DEBUG=1 for a development-only default)."
-        )
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production" if DEBUG else secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -39,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Used refresh tokens and logged-out ones are kept here (tables created by migrate).
+    "rest_framework_simplejwt.token_blacklist",
     "django_ratelimit",
     "django_filters",
     # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
@@ -61,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: turns the resolver's 404 page for /api/... into JSON, DEBUG or not.
+    "hcm.middleware.ApiNotFoundJsonMiddleware",
 ]
 
 ROOT_URLCONF = "hcm.urls"
@@ -88,10 +93,10 @@ TEMPLATES = [
 # instead of failing with "database is locked" halfway through a transaction.
 DEFAULT_SQLITE_PATH = VAR_DIR / "hcm.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}")
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))
+_db = dj_database_url.parse(DATABASE_URL)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
+    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else env_int("CONN_MAX_AGE", 60)
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
@@ -100,8 +105,24 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests need a file (not :memory:) so real worker processes see the same database.
     _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", str(VAR_DIR / "test_hcm.sqlite3"))}
 else:
+    # PostgreSQL: every process holds a bounded number of connections whatever its load.
+    # Web processes share Django's psycopg pool (at most DB_POOL_MAX_SIZE each; a request
+    # waits up to DB_POOL_TIMEOUT seconds for a free one). Persistent per-thread
+    # connections (CONN_MAX_AGE > 0) are not bounded under the threaded development server,
+    # so they are only used with the pool off (DB_POOL_MAX_SIZE=0). `runworker` replaces the
+    # pool with one connection per thread (hcm.db).
     _db.setdefault("OPTIONS", {})
     _db["CONN_HEALTH_CHECKS"] = True
+    DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 4)
+    if DB_POOL_MAX_SIZE > 0:
+        _db["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with the pool
+        _db["OPTIONS"]["pool"] = {
+            "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
+    else:
+        _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
     if env_str("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
 DATABASES = {"default": _db}
@@ -143,6 +164,14 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh returns a new refresh token and blacklists the one used (hcm.tokens).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of the password hash: a password change revokes every token
+    # issued before it (access tokens in JWTAuthentication, refresh tokens in hcm.tokens).
+    "CHECK_REVOKE_TOKEN": True,
+    # Tokens name the user only: role, organization and is_active are read from the
+    # database on every request, so a change applies to the next one.
 }
 
 REST_FRAMEWORK = {
@@ -171,7 +200,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "DESCRIPTION": (
         "Per-organization notification settings, in-app notifications and background jobs. "
-        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
+        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`; "
+        "`POST /api/auth/token/refresh` trades a refresh token (usable once) for a new pair, "
+        "`POST /api/auth/logout` revokes one. "
         "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field.\n\n"
         "**Roles.** Every user belongs to one organization as `system_admin` (everything under "
         "`/api/system/`) or `member` (their own notification center). Data is always the caller's "
@@ -217,7 +248,15 @@ RATE_LIMITS = {
     "job_type_pause": env_str("RATE_LIMIT_JOB_TYPE_PAUSE", "20/m"),
     # Every other write (mark read, delete a notification, set a phone number, …).
     "api_write": env_str("RATE_LIMIT_API_WRITE", "300/m"),
+    # Login attempts (token endpoint, admin and browsable-API login; hcm.login_limits),
+    # per client address and per username; every attempt counts, successful or not.
+    "login_ip": env_str("RATE_LIMIT_LOGIN_IP", "60/5m"),
+    "login_username": env_str("RATE_LIMIT_LOGIN_USERNAME", "10/5m"),
 }
+# Where the client address of a login attempt comes from: REMOTE_ADDR unless this names a
+# header set by your own reverse proxy (e.g. X-Real-IP). Never trust a header a client can
+# send: without a proxy that overwrites it, anyone can pick their address.
+LOGIN_CLIENT_IP_HEADER = env_str("LOGIN_CLIENT_IP_HEADER")
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
