@@ -132,7 +132,6 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class _BufferedMixin:
-    lock: threading.RLock
     terminator: str
 
     def _init_buffer(self) -> None:
@@ -150,7 +149,7 @@ class _BufferedMixin:
             self.flush()
 
     def flush(self) -> None:
-        with self.lock:
+        with self.lock:  # type: ignore[attr-defined]
             if self._pending:
                 lines, self._pending = "".join(self._pending), []
                 try:

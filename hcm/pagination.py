@@ -63,7 +63,7 @@ def decode_cursor(cursor: str, ordering: list[tuple[str, bool]], model: type[Mod
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(values, list) or len(values) != len(ordering):
             raise ValueError
-        fields = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name, _ in ordering]
+        fields: list[Any] = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name, _ in ordering]
         parsed = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, DjangoValidationError, UnicodeDecodeError):
         raise serializers.ValidationError({"after": [BAD_CURSOR]}) from None

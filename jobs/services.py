@@ -53,7 +53,7 @@ def _insert_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     fields = BackgroundJob._meta.concrete_fields
     return (
-        f"INSERT INTO {quote(BackgroundJob._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(BackgroundJob._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
 
