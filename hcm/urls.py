@@ -24,6 +24,8 @@ urlpatterns = [
     re_path(r"^health/?$", health, name="health"),
     re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view(), name="token_refresh"),
+    # Before notifications.urls: its /api/notifications/<id> would take "preferences" and "stream".
+    path("", include("notifications.people_urls")),
     path("", include("notifications.urls")),
     path("", include("jobs.urls")),
     path("api-auth/", include("rest_framework.urls")),

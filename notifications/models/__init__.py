@@ -1,6 +1,7 @@
 from notifications.models.contact import NotificationContact
 from notifications.models.delivery import Delivery, DeliveryChannel, DeliveryStatus, DigestRun
 from notifications.models.notification import Channel, Notification, NotificationPriority, NotificationStatus
+from notifications.models.preferences import NotificationPreference, PersonalQuietHours, StreamTicket
 from notifications.models.settings import NotificationSettings
 
 __all__ = [
@@ -11,7 +12,10 @@ __all__ = [
     "DigestRun",
     "Notification",
     "NotificationContact",
+    "NotificationPreference",
     "NotificationPriority",
     "NotificationSettings",
     "NotificationStatus",
+    "PersonalQuietHours",
+    "StreamTicket",
 ]
