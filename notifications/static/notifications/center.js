@@ -41,9 +41,7 @@
   function actionForm(action, path, label, title, cls) {
     var form = el("form", { method: "post", action: path, "data-action": action });
     form.appendChild(el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrf }));
-    var button = el("button", { type: "submit", "class": cls }, label);
-    button.appendChild(srOnly(": " + title));
-    form.appendChild(button);
+    form.appendChild(el("button", { type: "submit", "class": cls, "aria-label": label + ": " + title }, label));
     return form;
   }
 
@@ -61,9 +59,7 @@
     var when = new Date(n.created_at);
     meta.appendChild(el("time", { datetime: n.created_at }, isNaN(when) ? n.created_at : when.toLocaleString()));
     if (n.action_url && /^(\/(?!\/)|https?:\/\/)/.test(n.action_url)) {
-      var a = el("a", { "class": "action", href: n.action_url }, "Open");
-      a.appendChild(srOnly(": " + n.title));
-      meta.appendChild(a);
+      meta.appendChild(el("a", { "class": "action", href: n.action_url, "aria-label": "Open: " + n.title }, "Open"));
     }
     article.appendChild(meta);
     var actions = el("div", { "class": "actions" });
