@@ -12,8 +12,9 @@ What "may have changed" means:
 - SQLite: every NOTIFICATIONS_STREAM_POLL_SECONDS, `PRAGMA data_version` (one cheap read)
   says whether any other connection committed; only then are the two queries run.
 
-Database work runs on one dedicated thread with its own Django connection, so it never
-borrows a request's thread and never blocks the event loop. The database is the source of
+Database work runs on one dedicated thread with its own Django connection, kept open
+whatever CONN_MAX_AGE says (one per process, like a worker's) and reopened after an error,
+so it never borrows a request's thread and never blocks the event loop. The database is the source of
 truth: a stream that falls too far behind is closed, and its client resumes from its
 Last-Event-ID without losing anything.
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import Count, Max
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class Hub:
                 await self._refresh(targets)
             except Exception:
                 logger.exception("notification stream refresh failed; retrying")
+                await self._run_db(connection.close)
                 self.changed(targets)
                 await asyncio.sleep(1)
 
@@ -195,9 +197,9 @@ class Hub:
                     self.changed(None)
             except Exception:
                 logger.exception("notification stream poll failed")
+                await self._run_db(connection.close)
 
     def _sqlite_changed(self) -> bool:
-        close_old_connections()
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA data_version")
             version = cursor.fetchone()[0]
@@ -249,7 +251,6 @@ def _heads(user_ids: list[int]) -> dict[int, int]:
     """The newest seq of each user's notifications (0: none)."""
     from notifications.models import Notification
 
-    close_old_connections()
     rows = Notification.objects.filter(user_id__in=user_ids).values("user_id").annotate(head=Max("seq"))
     return {r["user_id"]: r["head"] or 0 for r in rows}
 
@@ -259,7 +260,6 @@ def _changes(user_ids: list[int], after: int) -> tuple[list[tuple[int, int, dict
     from notifications.models import Notification
     from notifications.serializers_notifications import NotificationSerializer
 
-    close_old_connections()
     rows: list[tuple[int, int, dict]] = []
     cursor = after
     while True:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
@@ -79,6 +80,14 @@ def _cursor(request: HttpRequest) -> int | None:
 
 @require_GET
 async def notification_stream(request: HttpRequest) -> HttpResponse:
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI Django would collect the endless stream into memory and hold the
+        # worker for good: refuse, loudly. Route this path to the ASGI process (README).
+        logger.error("notification stream requested from a WSGI server; route it to the ASGI process")
+        return JsonResponse(
+            {"detail": "The notification stream is served by the ASGI process (daphne), not this WSGI server."},
+            status=503,
+        )
     try:
         cursor = _cursor(request)
         user, token_expires = await sync_to_async(_authenticate_sync)(request)

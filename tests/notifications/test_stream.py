@@ -119,3 +119,12 @@ def test_stream__refuses_anonymous_callers_and_bad_cursors(server, people):
     bad_cursor = SSEClient(server.port, "/api/notifications/stream/", {**bearer(admin), "Last-Event-ID": "abc"})
     assert bad_cursor.status == 400
     assert "last_event_id" in bad_cursor.body()
+
+
+@pytest.mark.django_db
+def test_stream__a_wsgi_server_refuses_it_instead_of_holding_a_worker(client, admin_user):
+    # Django's test client is WSGI, as gunicorn is.
+    client.force_login(admin_user)
+    response = client.get("/api/notifications/stream")
+    assert response.status_code == 503
+    assert "ASGI" in response.json()["detail"]
