@@ -90,7 +90,9 @@ async def notification_stream(request: HttpRequest) -> HttpResponse:
         )
     try:
         cursor = _cursor(request)
-        user, token_expires = await sync_to_async(_authenticate_sync)(request)
+        # Not thread-sensitive: a thread-sensitive call would give this request a thread of its
+        # own, kept (idle) for as long as the stream is open.
+        user, token_expires = await sync_to_async(_authenticate_sync, thread_sensitive=False)(request)
     except StreamAuthError as exc:
         response = JsonResponse({"detail": exc.detail}, status=exc.status)
         if exc.status == 401:

@@ -128,3 +128,16 @@ def test_stream__a_wsgi_server_refuses_it_instead_of_holding_a_worker(client, ad
     response = client.get("/api/notifications/stream")
     assert response.status_code == 503
     assert "ASGI" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_stream__events_show_a_notification_as_the_api_does(org, admin_user):
+    from notifications.serializers_notifications import NotificationSerializer
+    from notifications.stream.hub import _changes
+
+    hire(org, "Ada", [admin_user])
+    notification = Notification.objects.get(user=admin_user)
+    [(seq, user_id, payload)], counts = _changes([admin_user.pk], 0)
+    assert (seq, user_id) == (notification.seq, admin_user.pk)
+    assert payload == NotificationSerializer(notification).data
+    assert counts == {admin_user.pk: 1}
