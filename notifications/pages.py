@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from hcm.models import User
 from notifications import selectors
+from notifications.api.serializers import NotificationSerializer
 from notifications.events import InvalidNotification, event_names, get_event
 from notifications.models import Notification
 from notifications.preferences import PERSONAL_CHANNELS
-from notifications.serializers_notifications import NotificationSerializer
 from notifications.services.notification_center import (
     notification_delete,
     notification_mark_read,
@@ -42,6 +42,11 @@ def _member(request: HttpRequest) -> User:
     if not request.user.organization_id:
         raise PermissionDenied("Your account does not belong to an organization.")
     return request.user
+
+
+def _mine(user: User) -> QuerySet[Notification]:
+    """The one place this page scopes notifications: the signed-in person's own."""
+    return Notification.objects.filter(user_id=user.pk)
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -67,7 +72,11 @@ def notification_center(request: HttpRequest) -> HttpResponse:
         skip = max(0, int(request.GET.get("skip", "0")))
     except ValueError:
         skip = 0
-    notifications = selectors.notification_list(user=user, unread_only=unread_only, type=type_filter or None)
+    notifications = _mine(user).order_by("-created_at", "-id")  # id breaks ties: pages never overlap
+    if unread_only:
+        notifications = notifications.filter(read_at__isnull=True)
+    if type_filter:
+        notifications = notifications.filter(type=type_filter)
     total = notifications.count()
     page = list(notifications[skip : skip + PAGE_SIZE])
     types = sorted(
@@ -100,7 +109,7 @@ def notification_center(request: HttpRequest) -> HttpResponse:
         "skip": skip,
         "next_skip": skip + PAGE_SIZE if skip + PAGE_SIZE < total else None,
         "prev_skip": max(0, skip - PAGE_SIZE) if skip else None,
-        "unread_count": selectors.notification_unread_count(user=user),
+        "unread_count": selectors.notification_unread_count(notifications=_mine(user)),
         "unread_only": unread_only,
         "type_filter": type_filter,
         "types": types,
@@ -117,7 +126,7 @@ def notification_center(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, **extra: Any) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"unread": selectors.notification_unread_count(user=request.user), **extra})
+        return JsonResponse({"unread": selectors.notification_unread_count(notifications=_mine(request.user)), **extra})
     return _back(request)
 
 
@@ -125,8 +134,10 @@ def _answer(request: HttpRequest, **extra: Any) -> HttpResponse:
 @require_POST
 def notification_read(request: HttpRequest, id: str) -> HttpResponse:
     user = _member(request)
-    if notification_mark_read(user=user, notification_id=id) is None:
+    notification = _mine(user).filter(pk=id).first()
+    if notification is None:  # missing, or someone else's: the same answer
         return JsonResponse({"detail": "Not found."}, status=404)
+    notification_mark_read(notification=notification)
     return _answer(request, id=id)
 
 
@@ -134,7 +145,7 @@ def notification_read(request: HttpRequest, id: str) -> HttpResponse:
 @require_POST
 def notification_read_all(request: HttpRequest) -> HttpResponse:
     user = _member(request)
-    updated = notifications_mark_all_read(user=user)
+    updated = notifications_mark_all_read(notifications=_mine(user))
     if not _wants_json(request):
         messages.success(request, f"Marked {updated} notification{'s' if updated != 1 else ''} as read.")
     return _answer(request, updated=updated)
@@ -144,8 +155,10 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_remove(request: HttpRequest, id: str) -> HttpResponse:
     user = _member(request)
-    if not notification_delete(user=user, notification_id=id):
+    notification = _mine(user).filter(pk=id).first()
+    if notification is None:
         return JsonResponse({"detail": "Not found."}, status=404)
+    notification_delete(notification=notification)
     return _answer(request, id=id)
 
 

@@ -3,26 +3,24 @@ page, sign-in and unsubscribe links. Included in hcm/urls.py before notification
 `preferences`, `stream` and `stream-ticket` are not taken for a notification id."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
-from hcm.routing import api_path
+from hcm.routers import ApiRouter, SingletonRouter
 from notifications import pages
 from notifications.api.preferences import PreferencesViewSet
 from notifications.api.stream_tickets import StreamTicketViewSet
 from notifications.stream.view import notification_stream
 
+singletons = SingletonRouter()
+singletons.register("api/notifications/preferences", PreferencesViewSet, basename="notification-preferences")
+router = ApiRouter()
+router.register("api/notifications/stream-ticket", StreamTicketViewSet, basename="notification-stream-ticket")
+
 urlpatterns = [
-    api_path(
-        "api/notifications/preferences",
-        PreferencesViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
-        name="notification-preferences",
-    ),
-    api_path(
-        "api/notifications/stream-ticket",
-        StreamTicketViewSet.as_view({"post": "create"}),
-        name="notification-stream-ticket",
-    ),
-    api_path("api/notifications/stream", notification_stream, name="notification-stream"),
+    *singletons.urls,
+    *router.urls,
+    # A plain async Django view (Server-Sent Events), not DRF.
+    re_path(r"^api/notifications/stream/?$", notification_stream, name="notification-stream"),
     # Sign-in for people (members and admins alike), separate from the admin's.
     path(
         "accounts/login/",

@@ -9,7 +9,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hcm.models import User
-from hcm.ratelimit import enforce_rate_limit
 from notifications.events import InvalidNotification
 from notifications.models import PersonalQuietHours
 from notifications.preferences import preference_matrix
@@ -98,7 +97,6 @@ class PreferencesViewSet(viewsets.ViewSet):
         responses={200: PreferencesSerializer},
     )
     def partial_update(self, request: Request) -> Response:
-        enforce_rate_limit(request, "notification_settings_update")
         incoming = PreferencesUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         changes = [PreferenceChange(**c) for c in incoming.validated_data.get("changes", [])]

@@ -72,9 +72,7 @@ def test_stream__delivers_new_notifications_and_resumes_after_a_reconnect(server
     assert again.next_of("unread").json() == {"count": 4}
 
     # Reading elsewhere (another tab, the API) updates the count on the open stream.
-    notification_mark_read(
-        user=admin, notification_id=Notification.objects.filter(user=admin).order_by("seq").first().pk
-    )
+    notification_mark_read(notification=Notification.objects.filter(user=admin).order_by("seq").first())
     assert again.next_of("unread").json() == {"count": 3}
     again.close()
 
@@ -132,7 +130,7 @@ def test_stream__a_wsgi_server_refuses_it_instead_of_holding_a_worker(client, ad
 
 @pytest.mark.django_db
 def test_stream__events_show_a_notification_as_the_api_does(org, admin_user):
-    from notifications.serializers_notifications import NotificationSerializer
+    from notifications.api.serializers import NotificationSerializer
     from notifications.stream.hub import _changes
 
     hire(org, "Ada", [admin_user])
