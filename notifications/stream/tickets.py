@@ -45,6 +45,10 @@ def stream_ticket_redeem(*, ticket: str) -> User | None:
     return User.objects.filter(pk=owner, is_active=True).first()
 
 
-def stream_tickets_purge(*, older_than: timedelta = timedelta(hours=1)) -> int:
-    deleted, _ = StreamTicket.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+def stream_tickets_purge(*, organization_id: str | None = None, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete tickets expired more than `older_than` ago (one organization's users', or all)."""
+    expired = StreamTicket.objects.filter(expires_at__lt=timezone.now() - older_than)
+    if organization_id:
+        expired = expired.filter(user__organization_id=organization_id)
+    deleted, _ = expired.delete()
     return deleted
