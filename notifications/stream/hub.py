@@ -159,22 +159,22 @@ class Hub:
 
     async def _refresh(self, user_ids: list[int]) -> None:
         subscribers = [s for u in user_ids for s in self._subscribers.get(u, ())]
-        unset = {s.user_id for s in subscribers if s.cursor is None}
-        if unset:
-            heads = await self._run_db(_heads, sorted(unset))
-            for s in subscribers:
-                if s.cursor is None:
-                    s.cursor = heads.get(s.user_id, 0)
-        cursors = [s.cursor for s in subscribers]
-        if not cursors:
+        if not subscribers:
             return
+        # Every row up to `head` is committed and visible (seq is given in commit order), so
+        # what the read below returns for these users is all they have up to there.
+        head = await self._run_db(_head)
+        for s in subscribers:
+            if s.cursor is None:  # opened without Last-Event-ID: from now on
+                s.cursor = head
+        cursors = [s.cursor for s in subscribers]
         started = time.monotonic()
         rows, counts = await self._run_db(_changes, user_ids, min(cursors))
         read_ms = (time.monotonic() - started) * 1000
         # Every row of these users up to `head` has been read, so each of their streams has
         # nothing left below it: moving all their cursors there keeps the next read short
-        # (seq is shared by every user, so one user's cursor would otherwise lag far behind).
-        head = max((seq for seq, _, _ in rows), default=None)
+        # (seq is shared by every user: a quiet user's cursor would otherwise stay far behind).
+        head = max([head, *(seq for seq, _, _ in rows)])
         by_user: dict[int, list[tuple[int, dict]]] = defaultdict(list)
         for seq, user_id, payload in rows:
             by_user[user_id].append((seq, payload))
@@ -185,7 +185,7 @@ class Hub:
             for seq, payload in fresh:
                 s.put(sse("notification", payload, id=seq))
                 s.cursor = seq
-            if head is not None and head > s.cursor:
+            if head > s.cursor:
                 s.cursor = head
             count = counts.get(s.user_id, 0)
             if fresh or count != s.unread:
@@ -261,12 +261,11 @@ def _listen_params() -> dict[str, Any]:
     return params
 
 
-def _heads(user_ids: list[int]) -> dict[int, int]:
-    """The newest seq of each user's notifications (0: none)."""
+def _head() -> int:
+    """The newest seq of all (0: none yet)."""
     from notifications.models import Notification
 
-    rows = Notification.objects.filter(user_id__in=user_ids).values("user_id").annotate(head=Max("seq"))
-    return {r["user_id"]: r["head"] or 0 for r in rows}
+    return Notification.objects.aggregate(head=Max("seq"))["head"] or 0
 
 
 NOTIFICATION_FIELDS = (
