@@ -1,5 +1,5 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -18,8 +18,11 @@ def _fast_password_hashing():
 
 @pytest.fixture(autouse=True)
 def _clear_cache(db):
-    # Rate-limit counters live in the cache; each test starts with none spent.
-    cache.clear()
+    # Rate-limit counters live in a cache ("ratelimit"); each test starts with none spent.
+    from django.conf import settings
+
+    for alias in settings.CACHES:
+        caches[alias].clear()
     yield
 
 
@@ -78,3 +81,18 @@ def operator_user(org):
 @pytest.fixture
 def operator_client(operator_user) -> APIClient:
     return client_for(operator_user)
+
+
+@pytest.fixture
+def job_types():
+    """Register the test job types (tests/job_types.py) in this process for one test; worker
+    processes load them with JOBS_HANDLER_MODULES=tests.job_types."""
+    import importlib
+
+    import tests.job_types as module
+    from jobs import registry
+
+    importlib.reload(module)
+    yield module
+    for name in module.NAMES:
+        registry._REGISTRY.pop(name, None)

@@ -13,17 +13,17 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly
+from hcm.viewsets import ObjectInQuerysetMixin
 from jobs.api.filters import JobScheduleFilter
 from jobs.api.schedule_serializers import JobScheduleInputSerializer, JobScheduleSerializer
 from jobs.api.views import requested_job_scope
 from jobs.models import JobSchedule
-from jobs.registry import SERVICE
+from jobs.registry import SERVICE, get_job_type
 from jobs.schedules import job_schedule_create, job_schedule_delete, job_schedule_update, job_schedules_visible
 
 _UPDATE = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerializer}
@@ -42,6 +42,7 @@ _UPDATE = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerial
     destroy=extend_schema(summary="Delete a job schedule", responses={204: None}),
 )
 class JobScheduleViewSet(
+    ObjectInQuerysetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -55,6 +56,7 @@ class JobScheduleViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobScheduleFilter
     lookup_url_kwarg = "schedule_id"
+    not_found = "Job schedule {id} not found."
     rate_limits = {
         "create": "job_schedule_write",
         "update": "job_schedule_write",
@@ -64,14 +66,6 @@ class JobScheduleViewSet(
 
     def get_queryset(self) -> QuerySet[JobSchedule]:
         return job_schedules_visible(organization=self.request.user.organization)
-
-    def get_object(self) -> JobSchedule:
-        schedule_id = self.kwargs[self.lookup_url_kwarg]
-        schedule = self.get_queryset().filter(pk=schedule_id).first()
-        if schedule is None:
-            raise NotFound(f"Job schedule {schedule_id} not found.")
-        self.check_object_permissions(self.request, schedule)
-        return schedule
 
     def requested_scope(self, request: Request) -> tuple[str | None, str]:
         if self.action != "create":
@@ -85,7 +79,9 @@ class JobScheduleViewSet(
         incoming = JobScheduleInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
-        scope = data.pop("scope", None)
+        spec = get_job_type(data["job_type"])
+        # Like a job's: the type's own scope unless asked (service-only types run service-wide).
+        scope = data.pop("scope", None) or (spec.default_scope if spec and not spec.internal else None)
         organization = None if scope == SERVICE else request.user.organization
         schedule = job_schedule_create(organization=organization, created_by=request.user.get_username(), **data)
         return Response(JobScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)

@@ -105,7 +105,8 @@ def test_cache_flush_partial_then_db_optimize__prefix_keys_gone_others_kept_data
     assert db_cache.get("report:v2", version=2) == "other version"  # only the current version is flushed
 
     result = completed(optimize)
-    expected_tables = set(connection.introspection.django_table_names(only_existing=True)) | {"hcm_cache", "hcm_ratelimit"}
+    tables = set(connection.introspection.django_table_names(only_existing=True))
+    expected_tables = tables | {"hcm_cache", "hcm_ratelimit"}
     assert result["tables_analyzed"] == len(expected_tables)
     assert result["database"] == connection.vendor
     assert isinstance(result["database_bytes_before"], int) and isinstance(result["database_bytes_after"], int)
