@@ -1,5 +1,5 @@
 """People's side of notifications: preferences, the live stream, the notification center
-page, sign-in and unsubscribe links. Included in hcm/urls.py before notifications.urls, so
+page, sign-in and unsubscribe links. Included in hcm/urls.py before notifications.api.urls, so
 `preferences`, `stream` and `stream-ticket` are not taken for a notification id."""
 
 from django.contrib.auth import views as auth_views
