@@ -5,6 +5,7 @@ page, sign-in and unsubscribe links. Included in hcm/urls.py before notification
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
+from hcm.login_limits import login_rate_limited
 from hcm.routers import ApiRouter, SingletonRouter
 from notifications import pages
 from notifications.api.preferences import PreferencesViewSet
@@ -22,12 +23,17 @@ urlpatterns = [
     # A plain async Django view (Server-Sent Events), not DRF.
     re_path(r"^api/notifications/stream/?$", notification_stream, name="notification-stream"),
     # Sign-in for people (members and admins alike), separate from the admin's.
+    # Sign-in attempts count against the same budgets as the admin's and the token endpoint's.
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(template_name="notification_center/login.html", redirect_authenticated_user=True),
+        login_rate_limited(
+            auth_views.LoginView.as_view(
+                template_name="notification_center/login.html", redirect_authenticated_user=True
+            )
+        ),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="accounts-logout"),
     path("notifications/", pages.notification_center, name="notification-center"),
     path("notifications/read-all/", pages.notification_read_all, name="notification-center-read-all"),
     path("notifications/preferences/", pages.preferences_save, name="notification-center-preferences"),
