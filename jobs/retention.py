@@ -33,9 +33,12 @@ _KIND_OF_MODEL = {"jobs.JobAttempt": "job_attempts"}
 def job_retention(status: str) -> timedelta:
     completed = timedelta(days=settings.JOBS_RETENTION_COMPLETED_DAYS)
     failed = timedelta(days=settings.JOBS_RETENTION_FAILED_DAYS)
-    return {JobStatus.COMPLETED: completed, JobStatus.FAILED: failed, JobStatus.CANCELLED: max(completed, failed)}[
-        status
-    ]
+    by_status: dict[str, timedelta] = {
+        JobStatus.COMPLETED: completed,
+        JobStatus.FAILED: failed,
+        JobStatus.CANCELLED: max(completed, failed),
+    }
+    return by_status[status]
 
 
 def log_archive_cutoff(now: datetime) -> datetime:

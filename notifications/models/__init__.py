@@ -1,5 +1,6 @@
 from notifications.models.contact import NotificationContact
 from notifications.models.delivery import Delivery, DeliveryChannel, DeliveryStatus, DigestRun
+from notifications.models.mailbox import StoredEmail
 from notifications.models.notification import Channel, Notification, NotificationPriority, NotificationStatus
 from notifications.models.preferences import NotificationPreference, PersonalQuietHours, StreamTicket
 from notifications.models.settings import NotificationSettings
@@ -18,4 +19,5 @@ __all__ = [
     "NotificationStatus",
     "PersonalQuietHours",
     "StreamTicket",
+    "StoredEmail",
 ]

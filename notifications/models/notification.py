@@ -59,7 +59,7 @@ class Notification(models.Model):
         "notifications.DigestRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    # The stream's position: assigned by the database on insert (migration 0003), in commit
+    # The stream's position: assigned by the database on insert (migration 0005), in commit
     # order, never reused; GET /api/notifications/stream resumes from it (Last-Event-ID).
     seq = models.BigIntegerField(null=True, blank=True, editable=False)
 

@@ -6,7 +6,7 @@ rows past the lowest cursor, and the unread counts — and hands each stream its
 A notification to 1,000 people with 1,000 open streams is two queries, not 2,000.
 
 What "may have changed" means:
-- PostgreSQL: LISTEN on `hcm_notifications`; the triggers of migration 0004 NOTIFY the
+- PostgreSQL: LISTEN on `hcm_notifications`; the triggers of migration 0005 NOTIFY the
   affected user ids after each insert, read or delete commits. A lost LISTEN connection
   falls back to polling (every NOTIFICATIONS_STREAM_POLL_SECONDS) until it is back.
 - SQLite: every NOTIFICATIONS_STREAM_POLL_SECONDS, `PRAGMA data_version` (one cheap read)

@@ -42,7 +42,9 @@ ARCHIVE_NAME = re.compile(r"^(?P<log>.+\.log)\.\d{8}T\d{6}Z(\.\d+)?\.gz$")
 
 def scope_org(job_type: str, org):
     """The organization a job of this type may run for: none for service-only types."""
-    return org if get_job_type(job_type).allows("organization") else None
+    spec = get_job_type(job_type)
+    assert spec is not None
+    return org if spec.allows("organization") else None
 
 
 def enqueue(org, job_type: str, payload: dict | None = None) -> BackgroundJob:
@@ -67,6 +69,7 @@ def finished(job: BackgroundJob) -> BackgroundJob:
 def completed(job: BackgroundJob) -> dict:
     job = finished(job)
     assert job.status == JobStatus.COMPLETED, job.error_message
+    assert job.result is not None
     return job.result
 
 

@@ -135,5 +135,5 @@ def drop(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0003_personal_preferences_and_stream")]
+    dependencies = [("notifications", "0004_personal_preferences_and_stream")]
     operations = [migrations.RunPython(create, drop)]

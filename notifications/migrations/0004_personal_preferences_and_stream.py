@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('hcm', '0002_cache_table'),
-        ('notifications', '0002_notification_center_deliveries_digests'),
+        ('notifications', '0003_stored_email'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
