@@ -92,6 +92,7 @@ class Stream:
 
     async def until(self, marker: bytes) -> float:
         """Read until a line containing `marker`; the time it was read."""
+        assert self.reader is not None, "open() first"
         while True:
             line = await self.reader.readline()
             if not line:
@@ -158,7 +159,7 @@ async def capacity(tokens: list[str], port: int, pid: int, count: int) -> dict:
     return {"streams": count, "alive": ok, "open_seconds": opened_s, "rss_before": before, "rss_after": after}
 
 
-async def latency(users: list[tuple[int, str]], port: int, rounds: int) -> list[float]:
+async def latency(users: list[tuple[int, str]], port: int, rounds: int) -> tuple[list[float], list[float], list[float]]:
     from asgiref.sync import sync_to_async
 
     from hcm.models import Organization

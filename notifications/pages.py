@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcm.models import User
+from hcm.permissions import request_organization, request_user
 from notifications import selectors
 from notifications.api.serializers import NotificationSerializer
 from notifications.events import InvalidNotification, event_names, get_event
@@ -39,9 +39,9 @@ CHANNEL_LABELS = {"in_app": "In the app", "email": "Email", "sms": "SMS"}
 
 
 def _member(request: HttpRequest) -> User:
-    if not request.user.organization_id:
-        raise PermissionDenied("Your account does not belong to an organization.")
-    return request.user
+    """The signed-in person, who must belong to an organization (403 otherwise)."""
+    request_organization(request)
+    return request_user(request)
 
 
 def _mine(user: User) -> QuerySet[Notification]:
@@ -119,14 +119,15 @@ def notification_center(request: HttpRequest) -> HttpResponse:
         "channels": [CHANNEL_LABELS.get(c, c) for c in PERSONAL_CHANNELS],
         "preference_rows": list(rows.values()),
         "quiet_hours": prefs["quiet_hours"],
-        "organization_timezone": user.organization.timezone,
+        "organization_timezone": request_organization(request).timezone,
     }
     return render(request, "notification_center/center.html", context)
 
 
 def _answer(request: HttpRequest, **extra: Any) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"unread": selectors.notification_unread_count(notifications=_mine(request.user)), **extra})
+        unread = selectors.notification_unread_count(notifications=_mine(request_user(request)))
+        return JsonResponse({"unread": unread, **extra})
     return _back(request)
 
 

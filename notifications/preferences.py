@@ -53,6 +53,7 @@ def preference_matrix(*, user: User, settings: NotificationSettings) -> list[Pre
     cells = []
     for name in event_names():
         event = get_event(name)
+        assert event is not None  # a registered name
         for channel in PERSONAL_CHANNELS:
             allowed = organization_allows(event, channel, settings)
             locked = is_locked(event, channel)
@@ -108,7 +109,7 @@ def personal_quiet_until_bulk(
     wanted = set(user_ids)
     result: dict[int, datetime] = {}
     for row in rows:
-        if row.user_id not in wanted:
+        if row.user_id not in wanted or row.start is None or row.end is None:
             continue
         try:
             end = quiet_window_end(

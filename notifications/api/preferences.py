@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hcm.models import User
+from hcm.permissions import request_user
 from notifications.events import InvalidNotification
 from notifications.models import PersonalQuietHours
 from notifications.preferences import preference_matrix
@@ -55,7 +56,7 @@ class PreferenceChangeSerializer(serializers.Serializer):
 
 
 class PreferencesUpdateSerializer(serializers.Serializer):
-    changes = PreferenceChangeSerializer(many=True, required=False, max_length=200)
+    changes = serializers.ListField(child=PreferenceChangeSerializer(), required=False, max_length=200)
     quiet_hours = QuietHoursSerializer(required=False)
 
     def validate(self, attrs: dict) -> dict:
@@ -71,6 +72,7 @@ class PreferencesUpdateSerializer(serializers.Serializer):
 
 
 def preferences_data(user: User) -> dict:
+    assert user.organization is not None  # callers are members of an organization
     settings = notification_settings_get(organization=user.organization)
     quiet = PersonalQuietHours.objects.filter(user=user).first() or PersonalQuietHours(user=user)
     return {
@@ -84,7 +86,7 @@ class PreferencesViewSet(viewsets.ViewSet):
 
     @extend_schema(summary="Your notification preferences", responses={200: PreferencesSerializer})
     def retrieve(self, request: Request) -> Response:
-        return Response(PreferencesSerializer(preferences_data(request.user)).data)
+        return Response(PreferencesSerializer(preferences_data(request_user(request))).data)
 
     @extend_schema(
         summary="Change your notification preferences",
@@ -102,8 +104,8 @@ class PreferencesViewSet(viewsets.ViewSet):
         changes = [PreferenceChange(**c) for c in incoming.validated_data.get("changes", [])]
         try:
             preferences_update(
-                user=request.user, changes=changes, quiet_hours=incoming.validated_data.get("quiet_hours")
+                user=request_user(request), changes=changes, quiet_hours=incoming.validated_data.get("quiet_hours")
             )
         except InvalidNotification as exc:
             raise ValidationError(exc.errors) from exc
-        return Response(PreferencesSerializer(preferences_data(request.user)).data)
+        return Response(PreferencesSerializer(preferences_data(request_user(request))).data)

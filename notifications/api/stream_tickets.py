@@ -6,6 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hcm.permissions import request_user
 from notifications.stream.tickets import stream_ticket_issue
 
 
@@ -27,7 +28,7 @@ class StreamTicketViewSet(viewsets.ViewSet):
         responses={201: StreamTicketSerializer},
     )
     def create(self, request: Request) -> Response:
-        issued = stream_ticket_issue(user=request.user)
+        issued = stream_ticket_issue(user=request_user(request))
         body = {
             "ticket": issued.ticket,
             "expires_at": issued.expires_at,

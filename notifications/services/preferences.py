@@ -36,6 +36,8 @@ def preferences_update(
     the organization does not send (an organization's "off" cannot be turned on, or off, by
     a person) or a locked cell (critical alerts stay in-app). `quiet_hours` holds validated
     `start`, `end`, `timezone` (None clears one)."""
+    if user.organization is None:
+        raise InvalidNotification({"user": ["Your account does not belong to an organization."]})
     settings = notification_settings_get(organization=user.organization)
     errors: dict[str, list[str]] = {}
     for i, change in enumerate(changes):

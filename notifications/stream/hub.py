@@ -167,7 +167,7 @@ class Hub:
         for s in subscribers:
             if s.cursor is None:  # opened without Last-Event-ID: from now on
                 s.cursor = head
-        cursors = [s.cursor for s in subscribers]
+        cursors = [s.cursor for s in subscribers if s.cursor is not None]
         started = time.monotonic()
         rows, counts = await self._run_db(_changes, user_ids, min(cursors))
         read_ms = (time.monotonic() - started) * 1000
@@ -181,11 +181,12 @@ class Hub:
         for s in subscribers:
             if s.closed:
                 continue
-            fresh = [(seq, p) for seq, p in by_user.get(s.user_id, ()) if seq > s.cursor]
+            cursor = s.cursor if s.cursor is not None else head
+            fresh = [(seq, p) for seq, p in by_user.get(s.user_id, ()) if seq > cursor]
             for seq, payload in fresh:
                 s.put(sse("notification", payload, id=seq))
                 s.cursor = seq
-            if head > s.cursor:
+            if s.cursor is None or head > s.cursor:
                 s.cursor = head
             count = counts.get(s.user_id, 0)
             if fresh or count != s.unread:

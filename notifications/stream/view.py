@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from hcm.models import User
@@ -45,28 +46,31 @@ def _authenticate_sync(request: HttpRequest) -> tuple[User, float | None]:
     """(user, token expiry as a UNIX time or None)."""
     ticket = request.GET.get("ticket")
     if ticket is not None:
-        user = stream_ticket_redeem(ticket=ticket)
-        if user is None:
+        ticket_user = stream_ticket_redeem(ticket=ticket)
+        if ticket_user is None:
             raise StreamAuthError(401, "The stream ticket is unknown, used or expired; ask for a new one.")
-        return user, None
+        return ticket_user, None
     if request.META.get("HTTP_AUTHORIZATION"):
         from rest_framework.exceptions import AuthenticationFailed
         from rest_framework_simplejwt.authentication import JWTAuthentication
 
         try:
-            result = JWTAuthentication().authenticate(request)
+            # simplejwt reads only the Authorization header, which a plain HttpRequest has.
+            result = JWTAuthentication().authenticate(request)  # type: ignore[arg-type]
         except AuthenticationFailed as exc:
             raise StreamAuthError(
                 401, str(exc.detail.get("detail", exc.detail)) if isinstance(exc.detail, dict) else str(exc.detail)
             ) from None
         if result is None:
             raise StreamAuthError(401, "Authentication credentials were not provided.")
-        user, token = result
-        return user, float(token["exp"])
-    user = request.user  # the session (the notification center page)
-    if not user.is_authenticated:
+        token_user, token = result
+        if not isinstance(token_user, User):
+            raise StreamAuthError(401, "Authentication credentials were not provided.")
+        return token_user, float(token["exp"])
+    session_user = request.user  # the session (the notification center page)
+    if not isinstance(session_user, User) or not session_user.is_authenticated:
         raise StreamAuthError(401, "Authentication credentials were not provided.")
-    return user, None
+    return session_user, None
 
 
 def _cursor(request: HttpRequest) -> int | None:
@@ -79,7 +83,7 @@ def _cursor(request: HttpRequest) -> int | None:
 
 
 @require_GET
-async def notification_stream(request: HttpRequest) -> HttpResponse:
+async def notification_stream(request: HttpRequest) -> HttpResponseBase:
     if not isinstance(request, ASGIRequest):
         # Under WSGI Django would collect the endless stream into memory and hold the
         # worker for good: refuse, loudly. Route this path to the ASGI process (README).
@@ -106,10 +110,10 @@ async def notification_stream(request: HttpRequest) -> HttpResponse:
         deadline = min(deadline, token_expires)
     hub = get_hub()
     subscriber = await hub.subscribe(user_id=user.pk, cursor=cursor)
-    response = StreamingHttpResponse(_events(hub, subscriber, deadline), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache, no-transform"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
-    return response
+    stream = StreamingHttpResponse(_events(hub, subscriber, deadline), content_type="text/event-stream")
+    stream["Cache-Control"] = "no-cache, no-transform"
+    stream["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return stream
 
 
 async def _events(hub, subscriber: Subscriber, deadline: float) -> AsyncIterator[str]:

@@ -62,7 +62,11 @@ def test_api__get_lists_every_event_and_personal_channel(org, member_client):
     assert {c for _, c in cells} == {"in_app", "email", "sms"}
     assert {e for e, _ in cells} == {"employee_hired", "employee_terminated", "org_updated", "critical_alert"}
     assert cells[("employee_hired", "email")] == {
-        "event": "employee_hired", "channel": "email", "allowed": True, "chosen": True, "effective": True,
+        "event": "employee_hired",
+        "channel": "email",
+        "allowed": True,
+        "chosen": True,
+        "effective": True,
         "locked": False,
     }
     assert body["quiet_hours"] == {"start": None, "end": None, "timezone": None}
@@ -221,7 +225,8 @@ def test_fanout__reads_preferences_in_bulk_for_1000_recipients(org):
     with CaptureQueriesContext(connection) as queries:
         notify(org, "employee_hired", data={"employee_name": "Ada"}, recipients=[u.pk for u in users])
     preference_queries = [
-        q["sql"] for q in queries
+        q["sql"]
+        for q in queries
         if "notification_preferences" in q["sql"] or "notification_personal_quiet_hours" in q["sql"]
     ]
     assert len(preference_queries) == 2, preference_queries  # one per table, not one per person
