@@ -38,3 +38,6 @@ class OrgUserAdmin(UserAdmin):
 
 
 from hcm import admin_audit  # noqa: E402, F401 -- registers the read-only audit log page
+
+# One way to show "nothing" in every list and read-only field (hcm/admin_display.EMPTY).
+admin.site.empty_value_display = "—"

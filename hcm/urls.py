@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from hcm.favicon import favicon
 from hcm.health import health
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
@@ -22,6 +23,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
+    path("favicon.ico", favicon, name="favicon"),
     re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view(), name="token_refresh"),
     path("", include("notifications.urls")),

@@ -1,7 +1,9 @@
 """The operators' view of background jobs, workers and paused job types.
 
-Every state change goes through jobs.services (cancel, retry, run now, pause, resume); the
-columns the worker owns are read-only, and status is never edited by hand.
+Every state change goes through jobs.services (cancel, retry, run now, pause, resume, the
+bulk actions by filter); the columns the worker owns are read-only, a finished job is
+read-only altogether, and status is never edited by hand. The job's own pages (create form,
+action buttons, bulk confirmation) are in jobs/admin_job_pages.py.
 """
 
 import json
@@ -11,13 +13,26 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from hcm.admin_display import EMPTY, ConsoleAdminMixin, duration_label, when
 from hcm.audit import audit_log
-from jobs.models import BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+from jobs.admin_filters import OverdueFilter, RecentlyFinishedFilter
+from jobs.admin_job_pages import (
+    BULK_OPERATIONS,
+    JobCreateForm,
+    bulk_view,
+    creatable_job_types,
+    job_action_view,
+    job_actions_available,
+    job_can_be_deleted,
+    job_create,
+)
+from jobs.models import FINISHED_STATUSES, BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
 from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
@@ -38,10 +53,8 @@ def _badge(color: str, text: str) -> SafeString:
 
 def _pretty_json(value: Any) -> SafeString | str:
     if value is None:
-        return "—"
-    return format_html(
-        "<pre style='margin:0;white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2, sort_keys=True)
-    )
+        return EMPTY
+    return format_html("<pre class='console-pre'>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
 class JobAttemptInline(admin.TabularInline):
@@ -51,7 +64,7 @@ class JobAttemptInline(admin.TabularInline):
     verbose_name_plural = "Event log (one row per attempt)"
     extra = 0
     can_delete = False
-    fields = ["attempt", "outcome", "worker_id", "started_at", "finished_at", "duration", "error_message", "trace"]
+    fields = ["attempt", "outcome", "worker_id", "started", "finished", "duration", "error_message", "trace"]
     readonly_fields = fields
     ordering = ["attempt", "id"]
 
@@ -61,15 +74,26 @@ class JobAttemptInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
         return False
 
+    @admin.display(description="Started")
+    def started(self, obj: JobAttempt) -> str:
+        return obj.started_at.strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Finished")
+    def finished(self, obj: JobAttempt) -> str:
+        return obj.finished_at.strftime("%Y-%m-%d %H:%M:%S")
+
     @admin.display(description="Duration")
     def duration(self, obj: JobAttempt) -> str:
-        return f"{obj.duration_ms:.1f} ms"
+        return duration_label(obj.duration_ms)
 
     @admin.display(description="Traceback")
     def trace(self, obj: JobAttempt) -> SafeString | str:
         if not obj.traceback:
-            return "—"
-        return format_html("<details><summary>traceback</summary><pre>{}</pre></details>", obj.traceback)
+            return EMPTY
+        # Wraps inside the page (console.css) instead of widening it.
+        return format_html(
+            "<details><summary>traceback</summary><pre class='console-pre traceback'>{}</pre></details>", obj.traceback
+        )
 
 
 class BackgroundJobForm(forms.ModelForm):
@@ -102,8 +126,9 @@ def _run_service(
 
 
 @admin.register(BackgroundJob)
-class BackgroundJobAdmin(admin.ModelAdmin):
+class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     form = BackgroundJobForm
+    live_refresh_seconds = 5
     list_display = [
         "id",
         "job_type",
@@ -111,15 +136,23 @@ class BackgroundJobAdmin(admin.ModelAdmin):
         "status_badge",
         "priority_label",
         "progress_bar",
-        "attempt",
-        "retry_count",
-        "created_at",
-        "completed_at",
+        "attempts_label",
+        "created",
+        "finished",
     ]
-    list_filter = ["status", "job_type", "priority", "organization"]
+    list_filter = [
+        "status",
+        RecentlyFinishedFilter,
+        OverdueFilter,
+        "job_type",
+        "priority",
+        "organization",
+    ]
     list_select_related = ["organization"]
-    search_fields = ["=id", "=idempotency_key"]
-    search_help_text = "Job id (job_…) or idempotency key, exactly."
+    # Exact id and key; text anywhere in the payload or the error (PostgreSQL: trigram
+    # indexes, migration jobs 0006). A pasted id opens the job (ConsoleAdminMixin).
+    search_fields = ["=id", "=idempotency_key", "payload", "error_message"]
+    search_help_text = "A job id or idempotency key (exact), or text in the payload or the error message."
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     list_per_page = 50
@@ -133,7 +166,7 @@ class BackgroundJobAdmin(admin.ModelAdmin):
         "progress_bar",
         "payload_pretty",
         "result_pretty",
-        "error_message",
+        "error_pre",
         "retry_count",
         "next_retry_at",
         "run_at",
@@ -151,7 +184,7 @@ class BackgroundJobAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "organization", "job_type", "status_badge", "progress_bar"]}),
         ("Settings", {"fields": ["priority", "max_retries", "run_at", "idempotency_key"]}),
-        ("Payload and result", {"fields": ["payload_pretty", "result_pretty", "error_message"]}),
+        ("Payload and result", {"fields": ["payload_pretty", "result_pretty", "error_pre"]}),
         (
             "Worker",
             {"fields": ["attempt", "retry_count", "next_retry_at", "locked_by", "lease_expires_at"]},
@@ -159,6 +192,22 @@ class BackgroundJobAdmin(admin.ModelAdmin):
         (
             "Audit",
             {"fields": ["created_at", "created_by", "started_at", "completed_at", "updated_at", "updated_by"]},
+        ),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "job_type",
+                    "organization",
+                    "priority_name",
+                    "payload",
+                    "run_at",
+                    "max_retries",
+                    "idempotency_key",
+                ]
+            },
         ),
     ]
 
@@ -172,9 +221,27 @@ class BackgroundJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Progress", ordering="progress")
     def progress_bar(self, obj: BackgroundJob) -> SafeString:
+        return format_html('<progress value="{}" max="100"></progress> {}%', obj.progress, obj.progress)
+
+    @admin.display(description="Attempts / retries", ordering="attempt")
+    def attempts_label(self, obj: BackgroundJob) -> SafeString:
         return format_html(
-            '<progress value="{}" max="100" style="width:80px"></progress> {}%', obj.progress, obj.progress
+            '<span title="{} attempt(s); {} of {} retries used">{} / {} of {}</span>',
+            obj.attempt,
+            obj.retry_count,
+            obj.max_retries,
+            obj.attempt,
+            obj.retry_count,
+            obj.max_retries,
         )
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: BackgroundJob) -> SafeString | str:
+        return when(obj.created_at)
+
+    @admin.display(description="Finished", ordering="completed_at")
+    def finished(self, obj: BackgroundJob) -> SafeString | str:
+        return when(obj.completed_at)
 
     @admin.display(description="Payload")
     def payload_pretty(self, obj: BackgroundJob) -> SafeString | str:
@@ -184,11 +251,94 @@ class BackgroundJobAdmin(admin.ModelAdmin):
     def result_pretty(self, obj: BackgroundJob) -> SafeString | str:
         return _pretty_json(obj.result)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Jobs are enqueued through the API or jobs.services, which validate the payload.
-        return False
+    @admin.display(description="Error message")
+    def error_pre(self, obj: BackgroundJob) -> SafeString | str:
+        if not obj.error_message:
+            return EMPTY
+        return format_html("<pre class='console-pre traceback'>{}</pre>", obj.error_message)
+
+    # --- pages: create, read-only when finished, action buttons, bulk by filter -----------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "bulk/<str:operation>/",
+                view(lambda request, operation: bulk_view(self, request, operation)),
+                name="jobs_backgroundjob_bulk",
+            ),
+            path(
+                "<path:object_id>/do/<str:action>/",
+                view(lambda request, object_id, action: job_action_view(self, request, object_id, action)),
+                name="jobs_backgroundjob_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: BackgroundJob | None = None) -> list:
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BackgroundJob | None = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: BackgroundJob | None) -> list:
+        return [] if obj is None else self.inlines
+
+    def get_form(self, request: HttpRequest, obj: BackgroundJob | None = None, change: bool = False, **kwargs: Any):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, form=JobCreateForm, **kwargs)
+        job_types = creatable_job_types(request)
+
+        class CreateForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, job_types=job_types, **kw)
+
+        return CreateForm
+
+    def has_change_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
+        # A finished job is a record: its fields are shown read-only (retry is a button).
+        if obj is not None and obj.status in FINISHED_STATUSES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
+        if obj is not None and not job_can_be_deleted(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
+    ) -> HttpResponse:
+        obj = context.get("original")
+        if obj is not None and not add:
+            can_change = super().has_change_permission(request)
+            context["job_actions"] = job_actions_available(obj) if can_change else []
+            context["job_can_delete"] = self.has_delete_permission(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "bulk_operations": [
+                op
+                for op in BULK_OPERATIONS.values()
+                if (self.has_delete_permission if op.permission == "delete" else self.has_change_permission)(request)
+            ],
+        }
+        return super().changelist_view(request, context)
 
     def save_model(self, request: HttpRequest, obj: BackgroundJob, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            # Queued through the service (payload schema, priority, idempotency key).
+            job, created = job_create(request, form)
+            obj.pk = job.pk
+            obj.refresh_from_db()
+            if not created:
+                self.message_user(
+                    request, f"A job with this idempotency key exists already: {job.pk}.", messages.WARNING
+                )
+            return
         # Only the edited columns: a full save would write back the status, result and
         # lease the form loaded, over whatever the worker wrote since.
         obj.updated_by = request.user.get_username()
@@ -209,9 +359,10 @@ class BackgroundJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     """Every worker process that has run, newest heartbeat first. Rows are the workers'."""
 
+    live_refresh_seconds = 5
     list_display = [
         "worker_id",
         "state",
@@ -219,9 +370,9 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
         "pid",
         "concurrency",
         "job_types_label",
-        "started_at",
-        "last_seen_at",
-        "stopped_at",
+        "started",
+        "last_heartbeat",
+        "stopped",
         "jobs_done",
         "jobs_failed",
     ]
@@ -236,6 +387,18 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
         if obj.stopped_at is not None:
             return _badge("#6c757d", "stopped")
         return _badge("#dc3545", "stale")
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj: WorkerHeartbeat) -> SafeString | str:
+        return when(obj.started_at)
+
+    @admin.display(description="Last heartbeat", ordering="last_seen_at")
+    def last_heartbeat(self, obj: WorkerHeartbeat) -> SafeString | str:
+        return when(obj.last_seen_at)
+
+    @admin.display(description="Stopped", ordering="stopped_at")
+    def stopped(self, obj: WorkerHeartbeat) -> SafeString | str:
+        return when(obj.stopped_at)
 
     @admin.display(description="Job types")
     def job_types_label(self, obj: WorkerHeartbeat) -> str:

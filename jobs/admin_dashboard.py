@@ -14,11 +14,12 @@ from django.utils.safestring import SafeString
 from jobs.admin import STATUS_COLORS
 from jobs.dashboard import Bucket, Dashboard, dashboard_get
 from jobs.models import JobStatus
-from jobs.svg_charts import Series, bar_chart, line_chart
+from jobs.svg_charts import Series, bar_chart
 
 COMPLETED_COLOR = "#198754"
 FAILED_COLOR = "#dc3545"
 RATE_COLOR = "#b02a37"
+REFRESH_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
     return PeriodCharts(
         title=title,
         throughput=bar_chart(
-            title=f"Attempts finished — {title}",
+            title="Attempts finished",
             labels=labels,
             series=[
                 Series("Completed", [b.completed for b in buckets], COMPLETED_COLOR),
@@ -50,8 +51,8 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
             ],
             empty_text="No attempts finished in this period",
         ),
-        failure_rate=line_chart(
-            title=f"Failure rate — {title}",
+        failure_rate=bar_chart(
+            title="Failure rate",
             labels=labels,
             series=[
                 Series(
@@ -62,6 +63,7 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
             ],
             y_max=100,
             y_suffix="%",
+            whole_numbers=False,
             empty_text="No attempts finished in this period",
         ),
         completed=sum(b.completed for b in buckets),
@@ -83,6 +85,7 @@ def _status_chart(dashboard: Dashboard) -> SafeString:
             )
         ],
         empty_text="No jobs yet",
+        show_title=False,  # the section heading says it
     )
 
 
@@ -92,6 +95,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     dashboard = dashboard_get()
     context = {
         **admin.site.each_context(request),
+        "refresh_seconds": REFRESH_SECONDS,
         "title": "Background jobs dashboard",
         "dashboard": dashboard,
         "status_rows": [(s, JobStatus(s).label, n) for s, n in dashboard.by_status.items()],
