@@ -7,6 +7,7 @@ an empty value reads "—" everywhere (also admin.site.empty_value_display, set 
 from datetime import datetime
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Model
@@ -103,3 +104,14 @@ class ConsoleAdminMixin:
             # The view unescaped the id; escaping it again gives back what was in the URL.
             obj = super().get_object(request, quote(object_id), from_field)  # type: ignore[misc]
         return obj
+
+
+def titled_boolean_filter(title: str) -> type[admin.BooleanFieldListFilter]:
+    """A yes/no list filter headed `title` (the field's verbose name reads "Sms enabled")."""
+
+    class TitledBooleanFilter(admin.BooleanFieldListFilter):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return TitledBooleanFilter

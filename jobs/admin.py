@@ -13,13 +13,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from hcm.admin_display import EMPTY, ConsoleAdminMixin, duration_label, when
+from hcm.admin_display import EMPTY, ConsoleAdminMixin, admin_change_url, duration_label, when
 from hcm.audit import audit_log
 from jobs.admin_filters import OverdueFilter, RecentlyFinishedFilter
 from jobs.admin_job_pages import (
@@ -344,6 +344,13 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         obj.updated_by = request.user.get_username()
         obj.updated_at = timezone.now()
         obj.save(update_fields=[*form.changed_data, "updated_by", "updated_at"])
+
+    def response_add(self, request: HttpRequest, obj: BackgroundJob, post_url_continue: str | None = None):
+        # The new job's page, to watch it run (not the list, the admin's default).
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            return HttpResponseRedirect(admin_change_url(obj))
+        return response
 
     @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[BackgroundJob]) -> None:

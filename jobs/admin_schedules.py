@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from rest_framework import serializers
 
+from hcm.admin_display import EMPTY, ConsoleAdminMixin, when
 from jobs.cron import next_tick, timezone_get
 from jobs.models import JobPriority, JobSchedule
 from jobs.registry import job_type_names
@@ -30,6 +31,30 @@ from jobs.schedules import (
 )
 
 UPCOMING_SHOWN = 5
+SERVICE_WIDE = "Service-wide"
+
+
+class ScheduleOrganizationFilter(admin.SimpleListFilter):
+    """One organization filter: each organization with schedules, and service-wide ones."""
+
+    title = "organization"
+    parameter_name = "organization"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        orgs = (
+            JobSchedule.objects.filter(organization__isnull=False)
+            .order_by("organization__name")
+            .values_list("organization_id", "organization__name")
+            .distinct()
+        )
+        return [("service", SERVICE_WIDE), *((str(pk), name) for pk, name in orgs)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[JobSchedule]) -> QuerySet[JobSchedule]:
+        if self.value() == "service":
+            return queryset.filter(organization__isnull=True)
+        if self.value():
+            return queryset.filter(organization_id=self.value())
+        return queryset
 
 
 def _messages(detail: Any, prefix: str = "") -> list[str]:
@@ -78,7 +103,7 @@ class JobScheduleForm(forms.ModelForm):
 
 
 @admin.register(JobSchedule)
-class JobScheduleAdmin(admin.ModelAdmin):
+class JobScheduleAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     form = JobScheduleForm
     list_display = [
         "name",
@@ -87,11 +112,11 @@ class JobScheduleAdmin(admin.ModelAdmin):
         "cron_expression",
         "timezone",
         "enabled",
-        "next_run_at",
-        "last_run_at",
+        "next_run",
+        "last_run",
         "last_job",
     ]
-    list_filter = ["enabled", "job_type", ("organization", admin.EmptyFieldListFilter), "organization"]
+    list_filter = ["enabled", "job_type", ScheduleOrganizationFilter]
     list_select_related = ["organization"]
     search_fields = ["name", "job_type", "=id"]
     ordering = ["name"]
@@ -111,12 +136,20 @@ class JobScheduleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope", ordering="organization__name")
     def scope(self, obj: JobSchedule) -> str:
-        return str(obj.organization) if obj.organization_id else "service-wide"
+        return str(obj.organization) if obj.organization_id else SERVICE_WIDE
+
+    @admin.display(description="Next run", ordering="next_run_at")
+    def next_run(self, obj: JobSchedule) -> SafeString | str:
+        return when(obj.next_run_at)
+
+    @admin.display(description="Last run", ordering="last_run_at")
+    def last_run(self, obj: JobSchedule) -> SafeString | str:
+        return when(obj.last_run_at)
 
     @admin.display(description="Last job")
     def last_job(self, obj: JobSchedule) -> SafeString | str:
         if not obj.last_job_id:
-            return "—"
+            return EMPTY
         try:
             url = reverse("admin:jobs_backgroundjob_change", args=[quote(obj.last_job_id)])
         except NoReverseMatch:
