@@ -41,3 +41,6 @@ from hcm import admin_audit  # noqa: E402, F401 -- registers the read-only audit
 
 # One way to show "nothing" in every list and read-only field (hcm/admin_display.EMPTY).
 admin.site.empty_value_display = "—"
+# The lists need the width (nine job columns and the filters at 1280 px); Home and the
+# breadcrumbs lead everywhere the sidebar did.
+admin.site.enable_nav_sidebar = False

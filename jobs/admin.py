@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from hcm.admin_display import EMPTY, ConsoleAdminMixin, admin_change_url, duration_label, when
+from hcm.admin_display import EMPTY, ConsoleAdminMixin, admin_change_url, duration_label, exact_time, when
 from hcm.audit import audit_log
 from jobs.admin_filters import OverdueFilter, RecentlyFinishedFilter
 from jobs.admin_job_pages import (
@@ -132,7 +132,7 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "job_type",
-        "organization",
+        "org",
         "status_badge",
         "priority_label",
         "progress_bar",
@@ -210,6 +210,10 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
             },
         ),
     ]
+
+    @admin.display(description="Organization", ordering="organization__name")
+    def org(self, obj: BackgroundJob) -> str:
+        return obj.organization.name if obj.organization_id else "Service-wide"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: BackgroundJob) -> SafeString:
@@ -370,21 +374,21 @@ class WorkerHeartbeatAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     """Every worker process that has run, newest heartbeat first. Rows are the workers'."""
 
     live_refresh_seconds = 5
+    # The worker id is host:pid:nonce, so host and pid are not columns of their own; a
+    # stopped worker's stop time is on its state badge (hover).
     list_display = [
         "worker_id",
         "state",
-        "hostname",
-        "pid",
         "concurrency",
         "job_types_label",
         "started",
         "last_heartbeat",
-        "stopped",
         "jobs_done",
         "jobs_failed",
     ]
     list_filter = ["hostname"]
     search_fields = ["worker_id", "hostname"]
+    readonly_fields = ["stopped_at"]
     ordering = ["-last_seen_at"]
 
     @admin.display(description="State")
@@ -392,7 +396,9 @@ class WorkerHeartbeatAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         if worker_is_alive(obj):
             return _badge("#198754", "alive")
         if obj.stopped_at is not None:
-            return _badge("#6c757d", "stopped")
+            return format_html(
+                '<span title="stopped {}">{}</span>', exact_time(obj.stopped_at), _badge("#6c757d", "stopped")
+            )
         return _badge("#dc3545", "stale")
 
     @admin.display(description="Started", ordering="started_at")
@@ -402,10 +408,6 @@ class WorkerHeartbeatAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     @admin.display(description="Last heartbeat", ordering="last_seen_at")
     def last_heartbeat(self, obj: WorkerHeartbeat) -> SafeString | str:
         return when(obj.last_seen_at)
-
-    @admin.display(description="Stopped", ordering="stopped_at")
-    def stopped(self, obj: WorkerHeartbeat) -> SafeString | str:
-        return when(obj.stopped_at)
 
     @admin.display(description="Job types")
     def job_types_label(self, obj: WorkerHeartbeat) -> str:
