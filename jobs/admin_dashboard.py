@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.safestring import SafeString
 
 from jobs.admin import STATUS_COLORS
-from jobs.dashboard import Bucket, Dashboard, dashboard_get
+from jobs.dashboard import RECENT_FAILURES, Bucket, Dashboard, dashboard_get
 from jobs.models import JobStatus
 from jobs.svg_charts import Series, bar_chart
 
@@ -96,6 +96,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "refresh_seconds": REFRESH_SECONDS,
+        "recent_failures_limit": RECENT_FAILURES,
         "title": "Background jobs dashboard",
         "dashboard": dashboard,
         "status_rows": [(s, JobStatus(s).label, n) for s, n in dashboard.by_status.items()],

@@ -10,8 +10,8 @@ Built CONCURRENTLY, so a large table stays writable while the index builds.
 from django.db import migrations
 
 INDEXES = {
-    "bg_jobs_payload_trgm_idx": "(UPPER(payload::text)) gin_trgm_ops",
-    "bg_jobs_error_trgm_idx": "(UPPER(error_message::text)) gin_trgm_ops",
+    "bg_jobs_payload_trgm_idx": "((UPPER(payload::text)) gin_trgm_ops)",
+    "bg_jobs_error_trgm_idx": "((UPPER(error_message::text)) gin_trgm_ops)",
 }
 
 
