@@ -136,7 +136,7 @@ def main() -> None:
     print(f"{args.db}: {args.jobs:,} jobs inserted in {time.perf_counter() - start:.1f} s")
 
     with_index = time_searches(args.jobs, args.repeat)
-    print("| search | ms (median of %d) |" % args.repeat)
+    print(f"| search | ms (median of {args.repeat}) |")
     print("| --- | --- |")
     for label, ms in with_index.items():
         print(f"| {label} | {ms:.0f} |")
