@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from hcm.admin_display import ConsoleAdminMixin
 from hcm.models import Organization, User
 
 
@@ -14,7 +15,7 @@ class UserInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "id", "timezone", "created_at"]
     search_fields = ["name", "slug", "id"]
     prepopulated_fields = {"slug": ["name"]}

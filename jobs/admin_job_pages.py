@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
 from hcm.audit import audit_log, audit_log_bulk
@@ -59,6 +60,21 @@ def creatable_job_types(request: HttpRequest) -> list[str]:
     return job_type_names()
 
 
+def payload_fields_text(job_type: str) -> str:
+    """ "action (required: full, partial), prefix" — the type's payload fields, for the form's help."""
+    spec = get_job_type(job_type)
+    if spec is None or spec.payload is None:
+        return "no payload"
+    parts = []
+    for name, field in spec.payload().fields.items():
+        notes = ["required"] if field.required else []
+        choices = getattr(field, "choices", None)
+        if choices:
+            notes.append(", ".join(str(c) for c in choices))
+        parts.append(f"{name} ({'; '.join(notes)})" if notes else name)
+    return ", ".join(parts)
+
+
 class JobCreateForm(forms.ModelForm):
     """A new job: the payload is checked against the job type's schema before it is queued."""
 
@@ -84,7 +100,12 @@ class JobCreateForm(forms.ModelForm):
 
     def __init__(self, *args: Any, job_types: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["job_type"].choices = [("", "---------"), *((n, n) for n in job_types or job_type_names())]
+        names = job_types if job_types is not None else job_type_names()
+        self.fields["job_type"].choices = [("", "---------"), *((n, n) for n in names)]
+        self.fields["job_type"].help_text = format_html(
+            "<details><summary>Payload fields of each type</summary><ul>{}</ul></details>",
+            format_html_join("", "<li><code>{}</code>: {}</li>", ((n, payload_fields_text(n)) for n in names)),
+        )
         self.fields["organization"].help_text = "Empty: service-wide."
 
     def clean(self) -> dict[str, Any]:
