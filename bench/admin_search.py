@@ -62,9 +62,9 @@ def fill(n: int) -> None:
                     progress, retry_count, max_retries, run_at, available_at, idempotency_key, attempt, created_at,
                     created_by, updated_at, updated_by)
                 SELECT 'job_' || lpad(to_hex(i), 16, '0'), 'org_bench', 'email_send',
-                       CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END, 0,
+                       CASE WHEN i %% 10 = 0 THEN 'failed' ELSE 'completed' END, 0,
                        jsonb_build_object('to', 'user' || i || '@example.com', 'subject', 'Payslip ' || i),
-                       CASE WHEN i % 10 = 0 THEN 'SMTPRecipientsRefused: user' || i || '@example.com' END,
+                       CASE WHEN i %% 10 = 0 THEN 'SMTPRecipientsRefused: user' || i || '@example.com' END,
                        100, 0, 3, now(), now(), 'key-' || i, 1, now() - (i || ' seconds')::interval,
                        'bench', now(), 'bench'
                 FROM generate_series(1, %s) AS i

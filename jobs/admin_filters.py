@@ -56,3 +56,22 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(overdue_q())
         return queryset
+
+
+class JobTypeFilter(admin.SimpleListFilter):
+    """The registered job types, from the registry: no SELECT DISTINCT over the whole table."""
+
+    title = "job type"
+    parameter_name = "job_type__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(name, name) for name in job_type_names()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[BackgroundJob]) -> QuerySet[BackgroundJob]:
+        return queryset.filter(job_type=self.value()) if self.value() else queryset
+
+
+def job_search_q(term: str) -> Q:
+    """A job id or idempotency key, exactly (their b-tree indexes), or text in the payload or
+    the error message (PostgreSQL: trigram indexes over UPPER(col::text), migration 0006)."""
+    return Q(pk=term) | Q(idempotency_key=term) | Q(payload__icontains=term) | Q(error_message__icontains=term)

@@ -93,6 +93,14 @@ class BackgroundJob(models.Model):
             models.Index(fields=["organization", "status", "-created_at"], name="bg_jobs_org_status_idx"),
             models.Index(fields=["organization", "job_type", "-created_at"], name="bg_jobs_org_type_idx"),
             models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
+            # The admin's job list: newest first, and the exact idempotency-key search
+            # (migration 0006 builds them CONCURRENTLY, beside the search's trigram indexes).
+            models.Index(F("created_at").desc(), name="bg_jobs_created_idx"),
+            models.Index(
+                fields=["idempotency_key"],
+                name="bg_jobs_idempotency_key_idx",
+                condition=Q(idempotency_key__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -2,6 +2,7 @@
 of the platform call. The worker's own writes live in jobs/transitions.py."""
 
 import logging
+from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -195,7 +196,7 @@ def job_type_resume(*, job_type: str, by: str) -> bool:
 # for long; every UPDATE re-checks the status, so a job that changed meanwhile is skipped.
 
 
-def _batches(queryset: QuerySet[BackgroundJob], batch_size: int):
+def _batches(queryset: QuerySet[BackgroundJob], batch_size: int) -> Iterator[list[str]]:
     last = None
     while True:
         page = queryset.order_by("pk")
