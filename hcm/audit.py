@@ -22,7 +22,7 @@ def audit_log(request: HttpRequest, obj: Model, message: str) -> LogEntry:
     )
 
 
-def audit_log_bulk(request: HttpRequest, model: type[Model], *, summary: str, message: str) -> LogEntry:
+def audit_log_rows(request: HttpRequest, model: type[Model], *, summary: str, message: str) -> LogEntry:
     """Record an action over many rows of `model` (a bulk action by filter) as one entry:
     `summary` names what was touched ("10000 background jobs"), `message` says what and how."""
     return LogEntry.objects.create(

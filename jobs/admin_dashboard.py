@@ -1,6 +1,8 @@
-"""The operator dashboard page in the admin (/admin/jobs/dashboard/): figures and SVG charts.
+"""The operator dashboard page in the admin (/admin/jobs/dashboard/): figures and SVG charts,
+refreshed in place every few seconds (hcm/static/hcm/console.js), and pause / resume per job
+type (posted to jobs/admin_pauses.py).
 
-Registered in hcm/urls.py through admin.site.admin_view (staff only, admin login). Read-only.
+Registered in hcm/urls.py through admin.site.admin_view (staff only, admin login).
 """
 
 from dataclasses import dataclass
@@ -11,7 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import SafeString
 
+from hcm.models import Organization
 from jobs.admin import STATUS_COLORS
+from jobs.admin_pauses import PauseRights, pausable_types
 from jobs.dashboard import RECENT_FAILURES, Bucket, Dashboard, dashboard_get
 from jobs.models import JobStatus
 from jobs.svg_charts import Series, bar_chart
@@ -93,6 +97,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("jobs.view_backgroundjob"):
         raise PermissionDenied
     dashboard = dashboard_get()
+    rights = PauseRights.of(request.user)
     context = {
         **admin.site.each_context(request),
         "refresh_seconds": REFRESH_SECONDS,
@@ -105,5 +110,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             _period("last 7 days", dashboard.daily, "%a %d"),
             _period("last 24 hours", dashboard.hourly, "%H:00"),
         ],
+        "pause_rights": rights,
+        "pausable_types": pausable_types(rights) if rights.pause or rights.resume else [],
+        "organizations": Organization.objects.order_by("name") if rights.pause or rights.resume else [],
     }
     return TemplateResponse(request, "admin/jobs/dashboard.html", context)

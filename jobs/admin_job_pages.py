@@ -18,11 +18,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from rest_framework import serializers
 
-from hcm.audit import audit_log, audit_log_bulk
+from hcm.audit import audit_log, audit_log_rows
+from hcm.exceptions import InvalidInput
+from hcm.permissions import is_platform_operator
 from jobs.models import FINISHED_STATUSES, BackgroundJob, JobPriority, JobStatus
-from jobs.registry import get_job_type, job_type_names
+from jobs.registry import ORGANIZATION, get_job_type, job_scope, job_type_names
 from jobs.services import (
     CANCELLABLE,
     RETRYABLE,
@@ -56,8 +57,17 @@ def error_messages(detail: Any, prefix: str = "") -> list[str]:
 
 
 def creatable_job_types(request: HttpRequest) -> list[str]:
-    """The job types this operator may enqueue from the console."""
-    return job_type_names()
+    """The job types this user may enqueue from the console: never internal ones (the system
+    enqueues those); service-only ones for platform operators only."""
+    operator = is_platform_operator(request.user)
+    names = []
+    for name in job_type_names():
+        spec = get_job_type(name)
+        if spec is None or spec.internal:
+            continue
+        if ORGANIZATION in spec.scopes or operator:
+            names.append(name)
+    return names
 
 
 def payload_fields_text(job_type: str) -> str:
@@ -98,26 +108,40 @@ class JobCreateForm(forms.ModelForm):
         model = BackgroundJob
         fields = ["organization", "max_retries", "idempotency_key"]
 
-    def __init__(self, *args: Any, job_types: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, job_types: list[str] | None = None, platform_operator: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.platform_operator = platform_operator
         names = job_types if job_types is not None else job_type_names()
         self.fields["job_type"].choices = [("", "---------"), *((n, n) for n in names)]
         self.fields["job_type"].help_text = format_html(
             "<details><summary>Payload fields of each type</summary><ul>{}</ul></details>",
             format_html_join("", "<li><code>{}</code>: {}</li>", ((n, payload_fields_text(n)) for n in names)),
         )
-        self.fields["organization"].help_text = "Empty: service-wide."
+        self.fields["organization"].help_text = (
+            "Empty: service-wide (platform operators only)." if platform_operator else "The job acts on its data only."
+        )
+        self.fields["organization"].required = not platform_operator
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        data["run_at"] = data.get("run_at") or timezone.now()
         spec = get_job_type(data.get("job_type") or "")
-        if spec is None:
+        if spec is None or "organization" in self.errors:
+            return data
+        organization = data.get("organization")
+        scope = job_scope(organization.pk if organization else None)
+        if not spec.allows(scope):
+            where = "for an organization" if organization else "service-wide"
+            self.add_error(
+                "organization", f"{spec.name} cannot run {where} (it allows: {', '.join(sorted(spec.scopes))})."
+            )
             return data
         try:
-            data["payload"] = spec.validate_payload(data.get("payload") if data.get("payload") is not None else {})
-        except serializers.ValidationError as exc:
-            self.add_error("payload", error_messages(exc.detail.get("payload", exc.detail)))
-        data["run_at"] = data.get("run_at") or timezone.now()
+            data["payload"] = spec.validate_payload(data.get("payload"), scope=scope)
+        except InvalidInput as exc:
+            self.add_error("payload", error_messages(exc.errors.get("payload", exc.errors)))
         return data
 
 
@@ -321,7 +345,7 @@ def bulk_view(modeladmin: admin.ModelAdmin, request: HttpRequest, operation: str
     if request.method == "POST":
         count = op.run(matching, request.user.get_username(), days)
         days_text = f", finished more than {days} day(s) ago" if op.with_days else ""
-        audit_log_bulk(
+        audit_log_rows(
             request,
             BackgroundJob,
             summary=f"{count} background job(s)",

@@ -18,7 +18,15 @@ from django.contrib.admin.utils import quote
 from django.utils import timezone
 
 from hcm.models import Role, User
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobSchedule, JobStatus, WorkerHeartbeat
+from jobs.models import (
+    AttemptOutcome,
+    BackgroundJob,
+    JobAttempt,
+    JobSchedule,
+    JobStatus,
+    JobTypePause,
+    WorkerHeartbeat,
+)
 from jobs.schedules import job_schedule_create, job_schedule_run_now
 from jobs.services import job_enqueue
 from notifications.models import Delivery, DeliveryStatus, Notification
@@ -143,9 +151,17 @@ def console_data():
         attempts=3,
     )
     assert Delivery.objects.exists() and Notification.objects.exists()
-    for organization, name in [(org, "payroll export"), (None, "nightly cleanup")]:
+    for organization, name, job_type, payload in [
+        (org, "flush report cache", "cache_flush", {"action": "partial", "prefix": "reports:"}),
+        (None, "nightly optimize", "db_optimize", {}),
+    ]:
         schedule = job_schedule_create(
-            organization=organization, name=name, job_type="noop", cron_expression="*/5 * * * *", created_by="root"
+            organization=organization,
+            name=name,
+            job_type=job_type,
+            payload=payload,
+            cron_expression="*/5 * * * *",
+            created_by="root",
         )
         job = job_schedule_run_now(schedule=schedule, by="root")
         JobSchedule.objects.filter(pk=schedule.pk).update(last_run_at=now - timedelta(minutes=3), last_job_id=job.pk)
@@ -377,3 +393,25 @@ def test_dark_mode__pages_follow_the_dark_theme(dark_page, live_server, name, pa
     if name == "dashboard":
         text = dark_page.evaluate("getComputedStyle(document.querySelector('svg.chart')).color")
         assert min(int(c) for c in text[text.index("(") + 1 : -1].split(",")[:3]) > 150, text  # light axis text
+
+
+def test_dashboard__pause_service_wide_asks_first_then_resume(page, live_server):
+    make_org("acme")
+    page.goto(f"{live_server.url}/admin/jobs/dashboard/")
+    row = page.locator('#job-types tr[data-job-type="email_send"]')
+    page.once("dialog", lambda dialog: dialog.accept())
+
+    row.locator("input.pause-service-wide").click()
+
+    page.wait_for_selector("ul.messagelist")
+    assert "Paused email_send service-wide" in page.locator("ul.messagelist").text_content()
+    assert row.locator("td.state").inner_text() == "paused service-wide"
+    assert JobTypePause.objects.filter(job_type="email_send", organization=None).exists()
+    shot(page, "dashboard-paused")
+
+    page.select_option("#pause-job-type", "email_send")
+    page.select_option("#pause-organization", "")
+    page.click("#resume-button")
+    page.wait_for_selector("ul.messagelist li.success")
+    assert page.locator("ul.messagelist").text_content().strip() == "Resumed email_send service-wide."
+    assert not JobTypePause.objects.exists()

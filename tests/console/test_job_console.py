@@ -282,12 +282,48 @@ def test_create_form__payload_is_checked_against_the_type_schema(operator, org, 
 
 
 def test_create_form__defaults_to_the_type_priority_and_now(operator, org):
-    operator.post(f"{JOBS}add/", {"job_type": "noop", "payload": "", "max_retries": "3", "priority_name": ""})
+    operator.post(f"{JOBS}add/", {"job_type": "db_optimize", "payload": "", "max_retries": "3", "priority_name": ""})
 
     job = BackgroundJob.objects.get()
-    assert job.priority == JobPriority.MEDIUM
-    assert job.organization is None
+    assert job.priority == JobPriority.LOW  # db_optimize's own
+    assert job.organization is None  # a service-scope type, by a platform operator
     assert job.available_at <= timezone.now()
+
+
+def test_create_form__a_service_scope_type_cannot_act_for_an_organization(operator, org):
+    response = operator.post(
+        f"{JOBS}add/", {"job_type": "db_optimize", "organization": org.pk, "payload": "", "max_retries": "3"}
+    )
+
+    assert "db_optimize cannot run for an organization" in response.context["adminform"].form.errors["organization"][0]
+    assert not BackgroundJob.objects.exists()
+
+
+def test_create_form__offers_no_internal_type_and_service_types_to_platform_operators_only(operator, org, db):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from hcm.models import User
+
+    staff = User.objects.create_user(username="staff", password=None, is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["add_backgroundjob", "view_backgroundjob"]))
+    staff_client = Client()
+    staff_client.force_login(staff)
+
+    for_operator = operator.get(f"{JOBS}add/").context["adminform"].form
+    for_staff = staff_client.get(f"{JOBS}add/").context["adminform"].form
+
+    operator_types = {value for value, _ in for_operator.fields["job_type"].choices if value}
+    staff_types = {value for value, _ in for_staff.fields["job_type"].choices if value}
+    assert {"noop", "django_task", "notification_send"}.isdisjoint(operator_types | staff_types)  # internal
+    assert {"db_optimize", "log_rotate", "cache_flush"} <= operator_types
+    assert "db_optimize" not in staff_types and {"cache_flush", "email_send"} <= staff_types
+    assert for_staff.fields["organization"].required and not for_operator.fields["organization"].required
+    refused = staff_client.post(
+        f"{JOBS}add/", {"job_type": "cache_flush", "payload": '{"action": "full"}', "max_retries": "3"}
+    )
+    assert "organization" in refused.context["adminform"].form.errors
+    assert not BackgroundJob.objects.exists()
 
 
 # --- small things -------------------------------------------------------------------------

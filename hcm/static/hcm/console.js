@@ -1,6 +1,7 @@
 /* The operator console's only script (no framework, nothing loaded from elsewhere).
  *
- * 1. Copy buttons: any [data-copy] button copies its value; list cells of an "id" column get one.
+ * 1. Copy buttons: any [data-copy] button copies its value; list cells of an "id" column get one;
+ *    a form with data-confirm asks before it is sent.
  * 2. Live refresh: an element [data-live-seconds] (the "live bar", rendered by the page) makes the
  *    page fetch itself every N seconds and swap in the parts named by data-live-targets
  *    (CSS selectors), without a reload. A checkbox pauses it (remembered per page); it also
@@ -27,7 +28,7 @@
     }
 
     function addListCopyButtons(root) {
-        root.querySelectorAll('#result_list .field-id').forEach(function(cell) {
+        root.querySelectorAll('#result_list .field-id, #result_list .field-worker_id').forEach(function(cell) {
             if (cell.querySelector('.copy-id-button')) {
                 return;
             }
@@ -61,6 +62,14 @@
                 button.classList.remove('copied');
             }, 1200);
         });
+    });
+
+    // Forms that ask first: <form data-confirm="…">.
+    document.addEventListener('submit', function(event) {
+        const form = event.target.closest('form[data-confirm]');
+        if (form && !window.confirm(form.dataset.confirm)) {
+            event.preventDefault();
+        }
     });
 
     function operatorIsBusy(bar) {
