@@ -115,3 +115,27 @@ def titled_boolean_filter(title: str) -> type[admin.BooleanFieldListFilter]:
             self.title = title
 
     return TitledBooleanFilter
+
+
+SERVICE_WIDE = "Service-wide"
+
+
+class OrganizationFilter(admin.SimpleListFilter):
+    """One organization filter for rows that belong to an organization or to none: every
+    organization by name, and "Service-wide" for the rows without one."""
+
+    title = "organization"
+    parameter_name = "organization__id__exact"
+    SERVICE = "service"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        from hcm.models import Organization
+
+        return [(self.SERVICE, SERVICE_WIDE), *Organization.objects.order_by("name").values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == self.SERVICE:
+            return queryset.filter(organization__isnull=True)
+        if self.value():
+            return queryset.filter(organization_id=self.value())
+        return queryset

@@ -20,7 +20,16 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from hcm.admin_display import EMPTY, ConsoleAdminMixin, admin_change_url, duration_label, exact_time, when
+from hcm.admin_display import (
+    EMPTY,
+    SERVICE_WIDE,
+    ConsoleAdminMixin,
+    OrganizationFilter,
+    admin_change_url,
+    duration_label,
+    exact_time,
+    when,
+)
 from hcm.audit import audit_log
 from hcm.permissions import is_platform_operator
 from jobs.admin_filters import JobTypeFilter, OverdueFilter, RecentlyFinishedFilter, job_search_q
@@ -148,7 +157,7 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         OverdueFilter,
         JobTypeFilter,
         "priority",
-        "organization",
+        OrganizationFilter,
     ]
     list_select_related = ["organization"]
     # Exact id and key; text anywhere in the payload or the error (get_search_results). A
@@ -217,7 +226,7 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Organization", ordering="organization__name")
     def org(self, obj: BackgroundJob) -> str:
-        return obj.organization.name if obj.organization_id else "Service-wide"
+        return obj.organization.name if obj.organization_id else SERVICE_WIDE
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: BackgroundJob) -> SafeString:
@@ -467,7 +476,7 @@ class JobTypePauseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope")
     def scope_label(self, obj: JobTypePause) -> str:
-        return obj.organization.name if obj.organization_id else "Service-wide"
+        return obj.organization.name if obj.organization_id else SERVICE_WIDE
 
     def has_change_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
         return False

@@ -18,7 +18,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from hcm.admin_display import EMPTY, ConsoleAdminMixin, when
+from hcm.admin_display import EMPTY, SERVICE_WIDE, ConsoleAdminMixin, OrganizationFilter, when
 from hcm.exceptions import InvalidInput
 from hcm.permissions import is_platform_operator
 from jobs.cron import next_tick, timezone_get
@@ -33,30 +33,7 @@ from jobs.schedules import (
 )
 
 UPCOMING_SHOWN = 5
-SERVICE_WIDE = "Service-wide"
 
-
-class ScheduleOrganizationFilter(admin.SimpleListFilter):
-    """One organization filter: each organization with schedules, and service-wide ones."""
-
-    title = "organization"
-    parameter_name = "organization"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        orgs = (
-            JobSchedule.objects.filter(organization__isnull=False)
-            .order_by("organization__name")
-            .values_list("organization_id", "organization__name")
-            .distinct()
-        )
-        return [("service", SERVICE_WIDE), *((str(pk), name) for pk, name in orgs)]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[JobSchedule]) -> QuerySet[JobSchedule]:
-        if self.value() == "service":
-            return queryset.filter(organization__isnull=True)
-        if self.value():
-            return queryset.filter(organization_id=self.value())
-        return queryset
 
 
 def _messages(detail: Any, prefix: str = "") -> list[str]:
@@ -119,7 +96,7 @@ class JobScheduleAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         "last_run",
         "last_job",
     ]
-    list_filter = ["enabled", "job_type", ScheduleOrganizationFilter]
+    list_filter = ["enabled", "job_type", OrganizationFilter]
     list_select_related = ["organization"]
     search_fields = ["name", "job_type", "=id"]
     ordering = ["name"]
