@@ -9,7 +9,7 @@ with an error message — then times the real admin view (GET /admin/jobs/backgr
 signed in, through Django's test client: the count and the first page) for an id, an
 idempotency key, a word in one payload and a word in one error message; the median of
 --repeat runs. On PostgreSQL it also times the same searches with the trigram indexes
-dropped, and prints the plan of the payload search.
+dropped, and prints the plan of the payload search; then drops the database.
 """
 
 import argparse
@@ -156,6 +156,8 @@ def main() -> None:
         print("\nwithout the trigram indexes:\n| search | ms |\n| --- | --- |")
         for label, ms in without.items():
             print(f"| {label} | {ms:.0f} |")
+        connection.close()
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", "DROP DATABASE bench_admin_search"])
 
 
 if __name__ == "__main__":
