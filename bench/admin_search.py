@@ -73,7 +73,7 @@ def fill(n: int) -> None:
             )
             cursor.execute("VACUUM ANALYZE background_jobs")
         else:
-            rows = (
+            rows = [
                 (
                     f"job_{i:016x}",
                     "failed" if i % 10 == 0 else "completed",
@@ -83,7 +83,7 @@ def fill(n: int) -> None:
                     i,
                 )
                 for i in range(1, n + 1)
-            )
+            ]
             cursor.executemany(
                 "INSERT INTO background_jobs (id, organization_id, job_type, status, priority, payload, error_message,"
                 " progress, retry_count, max_retries, run_at, available_at, idempotency_key, attempt, created_at,"

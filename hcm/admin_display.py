@@ -90,7 +90,7 @@ class ConsoleAdminMixin:
         if pasted and " " not in pasted:
             for candidate in dict.fromkeys([pasted, unquote(pasted)]):
                 try:
-                    obj = self.get_queryset(request).filter(pk=candidate).first()
+                    obj = self.get_queryset(request).filter(pk=candidate).first()  # type: ignore[attr-defined]
                 except (ValueError, TypeError, ValidationError):  # not a value of this pk's type
                     continue
                 if obj is not None:

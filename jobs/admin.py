@@ -48,7 +48,7 @@ from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
 
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     JobStatus.QUEUED: "#6c757d",
     JobStatus.PROCESSING: "#0d6efd",
     JobStatus.COMPLETED: "#198754",
@@ -75,8 +75,17 @@ class JobAttemptInline(admin.TabularInline):
     verbose_name_plural = "Event log (one row per attempt)"
     extra = 0
     can_delete = False
-    fields = ["attempt", "outcome", "worker_id", "started", "finished", "duration", "error_message", "trace"]
-    readonly_fields = fields
+    readonly_fields = [
+        "attempt",
+        "outcome",
+        "worker_id",
+        "started",
+        "finished",
+        "duration",
+        "error_message",
+        "trace",
+    ]
+    fields = list(readonly_fields)
     ordering = ["attempt", "id"]
 
     def has_add_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
@@ -226,7 +235,7 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Organization", ordering="organization__name")
     def org(self, obj: BackgroundJob) -> str:
-        return obj.organization.name if obj.organization_id else SERVICE_WIDE
+        return obj.organization.name if obj.organization else SERVICE_WIDE
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: BackgroundJob) -> SafeString:
@@ -335,14 +344,20 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def render_change_form(
-        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: BackgroundJob | None = None,
     ) -> HttpResponse:
-        obj = context.get("original")
-        if obj is not None and not add:
+        job = context.get("original")
+        if job is not None and not add:
             can_change = super().has_change_permission(request)
-            context["job_actions"] = job_actions_available(obj) if can_change else []
-            context["job_can_delete"] = self.has_delete_permission(request, obj)
-        return super().render_change_form(request, context, add=add, change=change, **kwargs)
+            context["job_actions"] = job_actions_available(job) if can_change else []
+            context["job_can_delete"] = self.has_delete_permission(request, job)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {
@@ -358,6 +373,7 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: BackgroundJob, form: forms.ModelForm, change: bool) -> None:
         if not change:
             # Queued through the service (payload schema, priority, idempotency key).
+            assert isinstance(form, JobCreateForm)  # get_form gives the add view a JobCreateForm
             job, created = job_create(request, form)
             obj.pk = job.pk
             obj.refresh_from_db()
@@ -453,10 +469,12 @@ class JobTypePauseForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["job_type"].choices = [(name, name) for name in job_type_names()]
+        job_type = self.fields["job_type"]
+        assert isinstance(job_type, forms.ChoiceField)  # declared above
+        job_type.choices = [(name, name) for name in job_type_names()]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         org = data.get("organization")
         if JobTypePause.objects.filter(job_type=data.get("job_type"), organization=org).exists():
             raise forms.ValidationError("This job type is already paused there.")
@@ -476,7 +494,7 @@ class JobTypePauseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope")
     def scope_label(self, obj: JobTypePause) -> str:
-        return obj.organization.name if obj.organization_id else SERVICE_WIDE
+        return obj.organization.name if obj.organization else SERVICE_WIDE
 
     def has_change_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
         return False

@@ -40,8 +40,9 @@ class RecentlyFinishedFilter(admin.SimpleListFilter):
         return [(key, label) for key, (_, _, label) in RECENT_WINDOWS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[BackgroundJob]) -> QuerySet[BackgroundJob]:
-        if self.value() in RECENT_WINDOWS:
-            return recently_finished(queryset, self.value())
+        value = self.value()
+        if value is not None and value in RECENT_WINDOWS:
+            return recently_finished(queryset, value)
         return queryset
 
 

@@ -6,7 +6,7 @@ Every write goes through jobs.services and is recorded in the audit log (hcm/aud
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -114,7 +114,8 @@ class JobCreateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.platform_operator = platform_operator
         names = job_types if job_types is not None else job_type_names()
-        self.fields["job_type"].choices = [("", "---------"), *((n, n) for n in names)]
+        job_type_field = cast(forms.ChoiceField, self.fields["job_type"])
+        job_type_field.choices = [("", "---------"), *((n, n) for n in names)]
         self.fields["job_type"].help_text = format_html(
             "<details><summary>Payload fields of each type</summary><ul>{}</ul></details>",
             format_html_join("", "<li><code>{}</code>: {}</li>", ((n, payload_fields_text(n)) for n in names)),
@@ -125,7 +126,7 @@ class JobCreateForm(forms.ModelForm):
         self.fields["organization"].required = not platform_operator
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         data["run_at"] = data.get("run_at") or timezone.now()
         spec = get_job_type(data.get("job_type") or "")
         if spec is None or "organization" in self.errors:
@@ -333,7 +334,7 @@ def bulk_view(modeladmin: admin.ModelAdmin, request: HttpRequest, operation: str
     # The same queryset the list shows for these parameters (filters, search, date drill-down).
     # The ChangeList reads request.GET; this page's own parameters would be taken for lookups.
     original_get = request.GET
-    request.GET = params
+    request.GET = params  # type: ignore[assignment]
     try:
         queryset = modeladmin.get_changelist_instance(request).get_queryset(request)
     finally:

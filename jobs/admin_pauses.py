@@ -7,6 +7,7 @@ in the audit log.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.admin.models import ADDITION, DELETION, LogEntry
@@ -51,7 +52,7 @@ def pausable_types(rights: PauseRights) -> list[str]:
 
 def _record(request: HttpRequest, pause: JobTypePause | None, *, flag: int, what: str) -> None:
     LogEntry.objects.create(
-        user_id=request.user.pk,
+        user_id=cast(int, request.user.pk),  # a signed-in operator
         content_type_id=ContentType.objects.get_for_model(JobTypePause).pk,
         object_id=str(pause.pk) if pause is not None and flag != DELETION else None,
         object_repr=what[:200],

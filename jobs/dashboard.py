@@ -138,7 +138,7 @@ class Dashboard:
 def queue_depth(*, now: datetime) -> QueueDepth:
     any_paused = JobTypePause.objects.exists()
     # Without pauses (the common case) the counts need no subquery per row.
-    runnable = ~held_by_pause() if any_paused else Q()
+    runnable = ~Q(held_by_pause()) if any_paused else Q()
     due = Q(status=JobStatus.QUEUED, available_at__lte=now) & runnable
     counts = BackgroundJob.objects.aggregate(
         queued=Count("id", filter=Q(status=JobStatus.QUEUED)),
@@ -270,11 +270,11 @@ def job_types_now(*, now: datetime) -> list[JobTypeRow]:
             completed_last_hour=Count("id", filter=Q(status=JobStatus.COMPLETED)),
         )
     )
-    found = {row.pop("job_type"): row for row in rows}
+    found = {row["job_type"]: {k: v for k, v in row.items() if k != "job_type"} for row in rows}
     service_wide: set[str] = set()
     paused_for: dict[str, list[str]] = {}
     for pause in JobTypePause.objects.select_related("organization").order_by("organization__name"):
-        if pause.organization_id is None:
+        if pause.organization is None:
             service_wide.add(pause.job_type)
         else:
             paused_for.setdefault(pause.job_type, []).append(pause.organization.name)
@@ -305,7 +305,7 @@ def recent_failures(*, limit: int = RECENT_FAILURES) -> list[FailureRow]:
             job_id=a.job_id,
             attempt=a.attempt,
             job_type=a.job_type,
-            organization=a.job.organization.name if a.job.organization_id else None,
+            organization=a.job.organization.name if a.job.organization else None,
             outcome=a.get_outcome_display(),
             error_line=(a.error_message or "").strip().splitlines()[0] if (a.error_message or "").strip() else "",
             finished_at=a.finished_at,

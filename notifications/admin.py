@@ -32,7 +32,7 @@ class NotificationSettingsForm(forms.ModelForm):
         required=False,
         max_length=500,
         widget=forms.PasswordInput(render_value=False),
-        validators=[validate_slack_webhook_url],
+        validators=[validate_slack_webhook_url],  # type: ignore[list-item]  # returns the value too
         help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
     )
     clear_slack_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
@@ -52,7 +52,7 @@ class NotificationSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name, rules in self._FIELD_RULES.items():
             if name in self.fields:  # each form has its own copies of the fields
-                self.fields[name].validators.extend(rules)
+                self.fields[name].validators.extend(rules)  # type: ignore[arg-type]  # they return the value too
         for field in self.fields.values():
             field.label = settings_label(str(field.label))
 
@@ -64,7 +64,7 @@ class NotificationSettingsForm(forms.ModelForm):
         return {} if value is None else validate_custom_settings(value)
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("clear_slack_webhook_url"):
             data["slack_webhook_url"] = None
         return data
@@ -214,4 +214,5 @@ class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
 
 
 # Registers the Notification, Delivery, DigestRun and NotificationContact admins.
+import notifications.admin_mailbox  # noqa: E402, F401
 import notifications.admin_notifications  # noqa: E402, F401
