@@ -74,5 +74,5 @@ class JobTypeFilter(admin.SimpleListFilter):
 
 def job_search_q(term: str) -> Q:
     """A job id or idempotency key, exactly (their b-tree indexes), or text in the payload or
-    the error message (PostgreSQL: trigram indexes over UPPER(col::text), migration 0007)."""
+    the error message (PostgreSQL: trigram indexes over UPPER(col::text), migration 0008)."""
     return Q(pk=term) | Q(idempotency_key=term) | Q(payload__icontains=term) | Q(error_message__icontains=term)

@@ -53,7 +53,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
-    dependencies = [("jobs", "0006_per_organization_pauses")]
+    dependencies = [("jobs", "0007_list_indexes")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
