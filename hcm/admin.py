@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from hcm.admin_display import ConsoleAdminMixin
 from hcm.models import Organization, User
 
 
@@ -16,7 +17,7 @@ class UserInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "id", "timezone", "created_at"]
     search_fields = ["name", "slug", "id"]
     prepopulated_fields = {"slug": ["name"]}
@@ -54,3 +55,9 @@ class OutstandingTokenNoSecretAdmin(OutstandingTokenAdmin):
 
 
 from hcm import admin_audit  # noqa: E402, F401 -- registers the read-only audit log page
+
+# One way to show "nothing" in every list and read-only field (hcm/admin_display.EMPTY).
+admin.site.empty_value_display = "—"
+# The lists need the width (nine job columns and the filters at 1280 px); Home and the
+# breadcrumbs lead everywhere the sidebar did.
+admin.site.enable_nav_sidebar = False

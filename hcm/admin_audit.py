@@ -28,7 +28,7 @@ class LogEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Object", ordering="object_repr")
     def object_link(self, obj: LogEntry) -> SafeString | str:
-        if obj.action_flag == DELETION or not obj.content_type_id:
+        if obj.action_flag == DELETION or not obj.content_type_id or obj.object_id is None:
             return obj.object_repr
         try:
             ct = obj.content_type

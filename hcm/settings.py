@@ -286,6 +286,8 @@ ANYMAIL = {
 # --- i18n / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times to the second, Y-m-d order, in the admin and templates (hcm/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["hcm.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -4,10 +4,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hcm.auth_views import LogoutView, TokenObtainView, TokenRotateView
+from hcm.favicon import favicon
 from hcm.health import health
 from hcm.home import api_index, home
 from hcm.login_limits import login_rate_limited
 from jobs.admin_dashboard import dashboard_view
+from jobs.admin_pauses import dashboard_pause_view
 from notifications.admin_test_email import notification_settings_test_email_view
 
 admin.autodiscover()  # settings use SimpleAdminConfig: admin modules load with the URLs
@@ -20,6 +22,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Operator console pages outside the ModelAdmins (before "admin/", whose catch-all would match).
     path("admin/jobs/dashboard/", admin.site.admin_view(dashboard_view), name="jobs-dashboard"),
+    path("admin/jobs/dashboard/pause/", admin.site.admin_view(dashboard_pause_view), name="jobs-dashboard-pause"),
     path(
         "admin/notifications/notificationsettings/<path:object_id>/test-email/",
         admin.site.admin_view(notification_settings_test_email_view),
@@ -34,6 +37,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
+    path("favicon.ico", favicon, name="favicon"),
     re_path(r"^api/auth/token/?$", TokenObtainView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRotateView.as_view(), name="token_refresh"),
     re_path(r"^api/auth/logout/?$", LogoutView.as_view(), name="logout"),

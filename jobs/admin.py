@@ -1,7 +1,9 @@
 """The operators' view of background jobs, workers and paused job types.
 
-Every state change goes through jobs.services (cancel, retry, run now, pause, resume); the
-columns the worker owns are read-only, and status is never edited by hand.
+Every state change goes through jobs.services (cancel, retry, run now, pause, resume, the
+bulk actions by filter); the columns the worker owns are read-only, a finished job is
+read-only altogether, and status is never edited by hand. The job's own pages (create form,
+action buttons, bulk confirmation) are in jobs/admin_job_pages.py.
 """
 
 import json
@@ -12,14 +14,36 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from hcm.admin_display import (
+    EMPTY,
+    SERVICE_WIDE,
+    ConsoleAdminMixin,
+    OrganizationFilter,
+    admin_change_url,
+    duration_label,
+    exact_time,
+    when,
+)
 from hcm.audit import audit_log
 from hcm.permissions import is_platform_operator
-from jobs.models import BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
+from jobs.admin_filters import JobTypeFilter, OverdueFilter, RecentlyFinishedFilter, job_search_q
+from jobs.admin_job_pages import (
+    BULK_OPERATIONS,
+    JobCreateForm,
+    bulk_view,
+    creatable_job_types,
+    job_action_view,
+    job_actions_available,
+    job_can_be_deleted,
+    job_create,
+)
+from jobs.models import FINISHED_STATUSES, BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
 from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
@@ -40,10 +64,8 @@ def _badge(color: str, text: str) -> SafeString:
 
 def _pretty_json(value: Any) -> SafeString | str:
     if value is None:
-        return "—"
-    return format_html(
-        "<pre style='margin:0;white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2, sort_keys=True)
-    )
+        return EMPTY
+    return format_html("<pre class='console-pre'>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
 class JobAttemptInline(admin.TabularInline):
@@ -57,8 +79,8 @@ class JobAttemptInline(admin.TabularInline):
         "attempt",
         "outcome",
         "worker_id",
-        "started_at",
-        "finished_at",
+        "started",
+        "finished",
         "duration",
         "error_message",
         "trace",
@@ -72,15 +94,26 @@ class JobAttemptInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
         return False
 
+    @admin.display(description="Started")
+    def started(self, obj: JobAttempt) -> str:
+        return obj.started_at.strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Finished")
+    def finished(self, obj: JobAttempt) -> str:
+        return obj.finished_at.strftime("%Y-%m-%d %H:%M:%S")
+
     @admin.display(description="Duration")
     def duration(self, obj: JobAttempt) -> str:
-        return f"{obj.duration_ms:.1f} ms"
+        return duration_label(obj.duration_ms)
 
     @admin.display(description="Traceback")
     def trace(self, obj: JobAttempt) -> SafeString | str:
         if not obj.traceback:
-            return "—"
-        return format_html("<details><summary>traceback</summary><pre>{}</pre></details>", obj.traceback)
+            return EMPTY
+        # Wraps inside the page (console.css) instead of widening it.
+        return format_html(
+            "<details><summary>traceback</summary><pre class='console-pre traceback'>{}</pre></details>", obj.traceback
+        )
 
 
 class BackgroundJobForm(forms.ModelForm):
@@ -113,27 +146,38 @@ def _run_service(
 
 
 @admin.register(BackgroundJob)
-class BackgroundJobAdmin(admin.ModelAdmin):
+class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     form = BackgroundJobForm
+    live_refresh_seconds = 5
     list_display = [
         "id",
         "job_type",
-        "organization",
+        "org",
         "status_badge",
         "priority_label",
         "progress_bar",
-        "attempt",
-        "retry_count",
-        "created_at",
-        "completed_at",
+        "attempts_label",
+        "created",
+        "finished",
     ]
-    list_filter = ["status", "job_type", "priority", "organization"]
+    list_filter = [
+        "status",
+        RecentlyFinishedFilter,
+        OverdueFilter,
+        JobTypeFilter,
+        "priority",
+        OrganizationFilter,
+    ]
     list_select_related = ["organization"]
-    search_fields = ["=id", "=idempotency_key"]
-    search_help_text = "Job id (job_…) or idempotency key, exactly."
-    date_hierarchy = "created_at"
+    # Exact id and key; text anywhere in the payload or the error (get_search_results). A
+    # pasted id opens the job (ConsoleAdminMixin). No date drill-down: its SELECT DISTINCT
+    # over every row costs seconds at a million jobs.
+    search_fields = ["id"]  # shows the search box; the search itself is get_search_results
+    search_help_text = "A job id or idempotency key (exact), or text in the payload or the error message."
     ordering = ["-created_at"]
     list_per_page = 50
+    # "N of M" needs a COUNT(*) of the whole table: not worth it at a million rows.
+    show_full_result_count = False
     inlines = [JobAttemptInline]
     actions = ["cancel_jobs", "retry_jobs", "run_jobs_now"]
     readonly_fields = [
@@ -144,7 +188,7 @@ class BackgroundJobAdmin(admin.ModelAdmin):
         "progress_bar",
         "payload_pretty",
         "result_pretty",
-        "error_message",
+        "error_pre",
         "retry_count",
         "next_retry_at",
         "run_at",
@@ -162,7 +206,7 @@ class BackgroundJobAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "organization", "job_type", "status_badge", "progress_bar"]}),
         ("Settings", {"fields": ["priority", "max_retries", "run_at", "idempotency_key"]}),
-        ("Payload and result", {"fields": ["payload_pretty", "result_pretty", "error_message"]}),
+        ("Payload and result", {"fields": ["payload_pretty", "result_pretty", "error_pre"]}),
         (
             "Worker",
             {"fields": ["attempt", "retry_count", "next_retry_at", "locked_by", "lease_expires_at"]},
@@ -172,6 +216,26 @@ class BackgroundJobAdmin(admin.ModelAdmin):
             {"fields": ["created_at", "created_by", "started_at", "completed_at", "updated_at", "updated_by"]},
         ),
     ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "job_type",
+                    "organization",
+                    "priority_name",
+                    "payload",
+                    "run_at",
+                    "max_retries",
+                    "idempotency_key",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="Organization", ordering="organization__name")
+    def org(self, obj: BackgroundJob) -> str:
+        return obj.organization.name if obj.organization else SERVICE_WIDE
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: BackgroundJob) -> SafeString:
@@ -183,9 +247,27 @@ class BackgroundJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Progress", ordering="progress")
     def progress_bar(self, obj: BackgroundJob) -> SafeString:
+        return format_html('<progress value="{}" max="100"></progress> {}%', obj.progress, obj.progress)
+
+    @admin.display(description="Attempts / retries", ordering="attempt")
+    def attempts_label(self, obj: BackgroundJob) -> SafeString:
         return format_html(
-            '<progress value="{}" max="100" style="width:80px"></progress> {}%', obj.progress, obj.progress
+            '<span title="{} attempt(s); {} of {} retries used">{} / {} of {}</span>',
+            obj.attempt,
+            obj.retry_count,
+            obj.max_retries,
+            obj.attempt,
+            obj.retry_count,
+            obj.max_retries,
         )
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: BackgroundJob) -> SafeString | str:
+        return when(obj.created_at)
+
+    @admin.display(description="Finished", ordering="completed_at")
+    def finished(self, obj: BackgroundJob) -> SafeString | str:
+        return when(obj.completed_at)
 
     @admin.display(description="Payload")
     def payload_pretty(self, obj: BackgroundJob) -> SafeString | str:
@@ -195,16 +277,123 @@ class BackgroundJobAdmin(admin.ModelAdmin):
     def result_pretty(self, obj: BackgroundJob) -> SafeString | str:
         return _pretty_json(obj.result)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Jobs are enqueued through the API or jobs.services, which validate the payload.
-        return False
+    @admin.display(description="Error message")
+    def error_pre(self, obj: BackgroundJob) -> SafeString | str:
+        if not obj.error_message:
+            return EMPTY
+        return format_html("<pre class='console-pre traceback'>{}</pre>", obj.error_message)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[BackgroundJob], search_term: str
+    ) -> tuple[QuerySet[BackgroundJob], bool]:
+        # Case-sensitive equality for id and key (the admin's "=field" is iexact, which no
+        # index answers); every word must match somewhere, as in the admin's own search.
+        for term in search_term.split():
+            queryset = queryset.filter(job_search_q(term))
+        return queryset, False
+
+    # --- pages: create, read-only when finished, action buttons, bulk by filter -----------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "bulk/<str:operation>/",
+                view(lambda request, operation: bulk_view(self, request, operation)),
+                name="jobs_backgroundjob_bulk",
+            ),
+            path(
+                "<path:object_id>/do/<str:action>/",
+                view(lambda request, object_id, action: job_action_view(self, request, object_id, action)),
+                name="jobs_backgroundjob_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: BackgroundJob | None = None) -> list:
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BackgroundJob | None = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: BackgroundJob | None) -> list:
+        return [] if obj is None else self.inlines
+
+    def get_form(self, request: HttpRequest, obj: BackgroundJob | None = None, change: bool = False, **kwargs: Any):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, form=JobCreateForm, **kwargs)
+        job_types = creatable_job_types(request)
+        operator = is_platform_operator(request.user)
+
+        class CreateForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, job_types=job_types, platform_operator=operator, **kw)
+
+        return CreateForm
+
+    def has_change_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
+        # A finished job is a record: its fields are shown read-only (retry is a button).
+        if obj is not None and obj.status in FINISHED_STATUSES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
+        if obj is not None and not job_can_be_deleted(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: BackgroundJob | None = None,
+    ) -> HttpResponse:
+        job = context.get("original")
+        if job is not None and not add:
+            can_change = super().has_change_permission(request)
+            context["job_actions"] = job_actions_available(job) if can_change else []
+            context["job_can_delete"] = self.has_delete_permission(request, job)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "bulk_operations": [
+                op
+                for op in BULK_OPERATIONS.values()
+                if (self.has_delete_permission if op.permission == "delete" else self.has_change_permission)(request)
+            ],
+        }
+        return super().changelist_view(request, context)
 
     def save_model(self, request: HttpRequest, obj: BackgroundJob, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            # Queued through the service (payload schema, priority, idempotency key).
+            assert isinstance(form, JobCreateForm)  # get_form gives the add view a JobCreateForm
+            job, created = job_create(request, form)
+            obj.pk = job.pk
+            obj.refresh_from_db()
+            if not created:
+                self.message_user(
+                    request, f"A job with this idempotency key exists already: {job.pk}.", messages.WARNING
+                )
+            return
         # Only the edited columns: a full save would write back the status, result and
         # lease the form loaded, over whatever the worker wrote since.
         obj.updated_by = request.user.get_username()
         obj.updated_at = timezone.now()
         obj.save(update_fields=[*form.changed_data, "updated_by", "updated_at"])
+
+    def response_add(self, request: HttpRequest, obj: BackgroundJob, post_url_continue: str | None = None):
+        # The new job's page, to watch it run (not the list, the admin's default).
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            return HttpResponseRedirect(admin_change_url(obj))
+        return response
 
     @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[BackgroundJob]) -> None:
@@ -220,24 +409,25 @@ class BackgroundJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     """Every worker process that has run, newest heartbeat first. Rows are the workers'."""
 
+    live_refresh_seconds = 5
+    # The worker id is host:pid:nonce, so host and pid are not columns of their own; a
+    # stopped worker's stop time is on its state badge (hover).
     list_display = [
         "worker_id",
         "state",
-        "hostname",
-        "pid",
         "concurrency",
         "job_types_label",
-        "started_at",
-        "last_seen_at",
-        "stopped_at",
+        "started",
+        "last_heartbeat",
         "jobs_done",
         "jobs_failed",
     ]
     list_filter = ["hostname"]
     search_fields = ["worker_id", "hostname"]
+    readonly_fields = ["stopped_at"]
     ordering = ["-last_seen_at"]
 
     @admin.display(description="State")
@@ -245,8 +435,18 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
         if worker_is_alive(obj):
             return _badge("#198754", "alive")
         if obj.stopped_at is not None:
-            return _badge("#6c757d", "stopped")
+            return format_html(
+                '<span title="stopped {}">{}</span>', exact_time(obj.stopped_at), _badge("#6c757d", "stopped")
+            )
         return _badge("#dc3545", "stale")
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj: WorkerHeartbeat) -> SafeString | str:
+        return when(obj.started_at)
+
+    @admin.display(description="Last heartbeat", ordering="last_seen_at")
+    def last_heartbeat(self, obj: WorkerHeartbeat) -> SafeString | str:
+        return when(obj.last_seen_at)
 
     @admin.display(description="Job types")
     def job_types_label(self, obj: WorkerHeartbeat) -> str:
@@ -294,7 +494,7 @@ class JobTypePauseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope")
     def scope_label(self, obj: JobTypePause) -> str:
-        return obj.organization.name if obj.organization else "Service-wide"
+        return obj.organization.name if obj.organization else SERVICE_WIDE
 
     def has_change_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
         return False

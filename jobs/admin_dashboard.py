@@ -1,6 +1,8 @@
-"""The operator dashboard page in the admin (/admin/jobs/dashboard/): figures and SVG charts.
+"""The operator dashboard page in the admin (/admin/jobs/dashboard/): figures and SVG charts,
+refreshed in place every few seconds (hcm/static/hcm/console.js), and pause / resume per job
+type (posted to jobs/admin_pauses.py).
 
-Registered in hcm/urls.py through admin.site.admin_view (staff only, admin login). Read-only.
+Registered in hcm/urls.py through admin.site.admin_view (staff only, admin login).
 """
 
 from dataclasses import dataclass
@@ -11,14 +13,17 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import SafeString
 
+from hcm.models import Organization
 from jobs.admin import STATUS_COLORS
-from jobs.dashboard import Bucket, Dashboard, dashboard_get
+from jobs.admin_pauses import PauseRights, pausable_types
+from jobs.dashboard import RECENT_FAILURES, Bucket, Dashboard, dashboard_get
 from jobs.models import JobStatus
-from jobs.svg_charts import Series, bar_chart, line_chart
+from jobs.svg_charts import Series, bar_chart
 
 COMPLETED_COLOR = "#198754"
 FAILED_COLOR = "#dc3545"
 RATE_COLOR = "#b02a37"
+REFRESH_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
     return PeriodCharts(
         title=title,
         throughput=bar_chart(
-            title=f"Attempts finished — {title}",
+            title="Attempts finished",
             labels=labels,
             series=[
                 Series("Completed", [b.completed for b in buckets], COMPLETED_COLOR),
@@ -50,8 +55,8 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
             ],
             empty_text="No attempts finished in this period",
         ),
-        failure_rate=line_chart(
-            title=f"Failure rate — {title}",
+        failure_rate=bar_chart(
+            title="Failure rate",
             labels=labels,
             series=[
                 Series(
@@ -62,6 +67,7 @@ def _period(title: str, buckets: list[Bucket], label_format: str) -> PeriodChart
             ],
             y_max=100,
             y_suffix="%",
+            whole_numbers=False,
             empty_text="No attempts finished in this period",
         ),
         completed=sum(b.completed for b in buckets),
@@ -83,6 +89,7 @@ def _status_chart(dashboard: Dashboard) -> SafeString:
             )
         ],
         empty_text="No jobs yet",
+        show_title=False,  # the section heading says it
     )
 
 
@@ -90,8 +97,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("jobs.view_backgroundjob"):
         raise PermissionDenied
     dashboard = dashboard_get()
+    rights = PauseRights.of(request.user)
     context = {
         **admin.site.each_context(request),
+        "refresh_seconds": REFRESH_SECONDS,
+        "recent_failures_limit": RECENT_FAILURES,
         "title": "Background jobs dashboard",
         "dashboard": dashboard,
         "status_rows": [(s, JobStatus(s).label, n) for s, n in dashboard.by_status.items()],
@@ -100,5 +110,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             _period("last 7 days", dashboard.daily, "%a %d"),
             _period("last 24 hours", dashboard.hourly, "%H:00"),
         ],
+        "pause_rights": rights,
+        "pausable_types": pausable_types(rights) if rights.pause or rights.resume else [],
+        "organizations": Organization.objects.order_by("name") if rights.pause or rights.resume else [],
     }
     return TemplateResponse(request, "admin/jobs/dashboard.html", context)

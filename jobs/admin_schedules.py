@@ -18,6 +18,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from hcm.admin_display import EMPTY, SERVICE_WIDE, ConsoleAdminMixin, OrganizationFilter, when
 from hcm.exceptions import InvalidInput
 from hcm.permissions import is_platform_operator
 from jobs.cron import next_tick, timezone_get
@@ -83,7 +84,7 @@ class JobScheduleForm(forms.ModelForm):
 
 
 @admin.register(JobSchedule)
-class JobScheduleAdmin(admin.ModelAdmin):
+class JobScheduleAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     form = JobScheduleForm
     list_display = [
         "name",
@@ -92,11 +93,11 @@ class JobScheduleAdmin(admin.ModelAdmin):
         "cron_expression",
         "timezone",
         "enabled",
-        "next_run_at",
-        "last_run_at",
+        "next_run",
+        "last_run",
         "last_job",
     ]
-    list_filter = ["enabled", "job_type", ("organization", admin.EmptyFieldListFilter), "organization"]
+    list_filter = ["enabled", "job_type", OrganizationFilter]
     list_select_related = ["organization"]
     search_fields = ["name", "job_type", "=id"]
     ordering = ["name"]
@@ -116,12 +117,20 @@ class JobScheduleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope", ordering="organization__name")
     def scope(self, obj: JobSchedule) -> str:
-        return str(obj.organization) if obj.organization_id else "service-wide"
+        return str(obj.organization) if obj.organization_id else SERVICE_WIDE
+
+    @admin.display(description="Next run", ordering="next_run_at")
+    def next_run(self, obj: JobSchedule) -> SafeString | str:
+        return when(obj.next_run_at)
+
+    @admin.display(description="Last run", ordering="last_run_at")
+    def last_run(self, obj: JobSchedule) -> SafeString | str:
+        return when(obj.last_run_at)
 
     @admin.display(description="Last job")
     def last_job(self, obj: JobSchedule) -> SafeString | str:
         if not obj.last_job_id:
-            return "—"
+            return EMPTY
         try:
             url = reverse("admin:jobs_backgroundjob_change", args=[quote(obj.last_job_id)])
         except NoReverseMatch:

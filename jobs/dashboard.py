@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause
+from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import (
     attempt_durations_by_type,
     held_by_pause,
@@ -27,6 +28,7 @@ FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome
 DAYS = 7
 HOURS = 24
 SLOWEST_LIMIT = 10
+RECENT_FAILURES = 50
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,42 @@ class WorkerRow:
 class PausedRow:
     job_type: str
     organization: str  # "Service-wide", or the organization's name
+    organization_id: str | None
     paused_at: datetime
     paused_by: str
     queued: int
+
+
+@dataclass(frozen=True)
+class JobTypeRow:
+    """One job type now: jobs queued and running, and jobs that finished in the last hour."""
+
+    job_type: str
+    queued: int
+    running: int
+    failed_last_hour: int
+    completed_last_hour: int
+    paused_service_wide: bool
+    paused_for: list[str]  # names of the organizations that paused it for themselves
+    scopes: frozenset[str]  # where the type may act (jobs.registry), empty if unregistered
+
+    @property
+    def per_minute(self) -> float:
+        """Throughput: jobs completed per minute, averaged over the last hour."""
+        return self.completed_last_hour / 60
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """A failed attempt (failed, timed out or worker lost), newest first."""
+
+    job_id: str
+    attempt: int
+    job_type: str
+    organization: str | None
+    outcome: str
+    error_line: str
+    finished_at: datetime
 
 
 @dataclass(frozen=True)
@@ -96,6 +131,8 @@ class Dashboard:
     slowest: list[JobTypeDuration]
     workers: list[WorkerRow]
     paused: list[PausedRow]
+    job_types: list[JobTypeRow]
+    recent_failures: list[FailureRow]
 
 
 def queue_depth(*, now: datetime) -> QueueDepth:
@@ -204,12 +241,77 @@ def paused_types() -> list[PausedRow]:
             PausedRow(
                 job_type=p.job_type,
                 organization=p.organization.name if p.organization else "Service-wide",
+                organization_id=p.organization_id,
                 paused_at=p.paused_at,
                 paused_by=p.paused_by,
                 queued=held,
             )
         )
     return rows
+
+
+def job_types_now(*, now: datetime) -> list[JobTypeRow]:
+    """Every registered job type (and any other with jobs queued, running or finished in the
+    last hour), with the counts the job list's filters give for the same question."""
+    hour_ago = now - timedelta(hours=1)
+    # Only live rows and the last hour's finished ones are read (indexes on status and
+    # status+completed_at), never the whole history.
+    rows = (
+        BackgroundJob.objects.filter(
+            Q(status__in=[JobStatus.QUEUED, JobStatus.PROCESSING])
+            | Q(status__in=[JobStatus.FAILED, JobStatus.COMPLETED], completed_at__gte=hour_ago)
+        )
+        .order_by()
+        .values("job_type")
+        .annotate(
+            queued=Count("id", filter=Q(status=JobStatus.QUEUED)),
+            running=Count("id", filter=Q(status=JobStatus.PROCESSING)),
+            failed_last_hour=Count("id", filter=Q(status=JobStatus.FAILED)),
+            completed_last_hour=Count("id", filter=Q(status=JobStatus.COMPLETED)),
+        )
+    )
+    found = {row["job_type"]: {k: v for k, v in row.items() if k != "job_type"} for row in rows}
+    service_wide: set[str] = set()
+    paused_for: dict[str, list[str]] = {}
+    for pause in JobTypePause.objects.select_related("organization").order_by("organization__name"):
+        if pause.organization is None:
+            service_wide.add(pause.job_type)
+        else:
+            paused_for.setdefault(pause.job_type, []).append(pause.organization.name)
+    zero = {"queued": 0, "running": 0, "failed_last_hour": 0, "completed_last_hour": 0}
+    names = sorted(set(job_type_names()) | set(found))
+    return [
+        JobTypeRow(
+            job_type=name,
+            paused_service_wide=name in service_wide,
+            paused_for=paused_for.get(name, []),
+            scopes=spec.scopes if (spec := get_job_type(name)) else frozenset(),
+            **found.get(name, zero),
+        )
+        for name in names
+    ]
+
+
+def recent_failures(*, limit: int = RECENT_FAILURES) -> list[FailureRow]:
+    """The last `limit` failed attempts, newest first."""
+    attempts = (
+        JobAttempt.objects.filter(outcome__in=FAILED_OUTCOMES)
+        .select_related("job__organization")
+        .only("job_id", "attempt", "job_type", "outcome", "error_message", "finished_at", "job__organization__name")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+    return [
+        FailureRow(
+            job_id=a.job_id,
+            attempt=a.attempt,
+            job_type=a.job_type,
+            organization=a.job.organization.name if a.job.organization else None,
+            outcome=a.get_outcome_display(),
+            error_line=(a.error_message or "").strip().splitlines()[0] if (a.error_message or "").strip() else "",
+            finished_at=a.finished_at,
+        )
+        for a in attempts
+    ]
 
 
 def dashboard_get(*, now: datetime | None = None) -> Dashboard:
@@ -224,4 +326,6 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
         slowest=slowest_job_types(since=since),
         workers=workers_overview(since=since),
         paused=paused_types(),
+        job_types=job_types_now(now=now),
+        recent_failures=recent_failures(),
     )

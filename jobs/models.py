@@ -89,6 +89,9 @@ class BackgroundJob(models.Model):
             ),
             models.Index(fields=["status", "available_at"], name="bg_jobs_due_idx"),
             models.Index(fields=["lease_expires_at"], name="bg_jobs_lease_idx", condition=Q(status="processing")),
+            # Finished jobs by when they finished: retention's batched deletes and the
+            # console's "failed in the last hour / day" read a short range, not every row.
+            models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
             # The API's list and each of its filters, in the list's order (-created_at, -id):
             # a page (and a cursor's next page) is a short index range, never a sort.
             models.Index(fields=["organization", "-created_at", "-id"], name="bg_jobs_org_list_idx"),
@@ -111,6 +114,14 @@ class BackgroundJob(models.Model):
             models.Index(
                 fields=["organization", "job_type", "priority", "-created_at", "-id", "status"],
                 name="bg_jobs_org_type_prio_idx",
+            ),
+            # The admin's job list: newest first, and the exact idempotency-key search
+            # (migration 0008 builds them CONCURRENTLY, beside the search's trigram indexes).
+            models.Index(F("created_at").desc(), name="bg_jobs_created_idx"),
+            models.Index(
+                fields=["idempotency_key"],
+                name="bg_jobs_idempotency_key_idx",
+                condition=Q(idempotency_key__isnull=False),
             ),
         ]
         constraints = [

@@ -3,22 +3,27 @@ of the platform call. The worker's own writes live in jobs/transitions.py."""
 
 import functools
 import logging
+from collections.abc import Iterator
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hcm.exceptions import InvalidInput, StateConflict
 from hcm.models import Organization
-from jobs.models import BackgroundJob, JobPriority, JobStatus, JobTypePause, new_job_id
+from jobs.models import FINISHED_STATUSES, BackgroundJob, JobPriority, JobStatus, JobTypePause, new_job_id
 from jobs.registry import get_job_type, job_scope, job_type_names, unknown_job_type_message
 
 logger = logging.getLogger("jobs")
 
 NOTIFY_CHANNEL = "hcm_jobs"
 MAX_RETRIES_LIMIT = 10  # the bg_jobs_max_retries_range constraint
+CANCELLABLE = (JobStatus.QUEUED, JobStatus.PROCESSING)
+RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
+BULK_BATCH_SIZE = 1000
 
 
 class JobStateError(StateConflict):
@@ -203,16 +208,40 @@ def job_enqueue_many(
     return ids
 
 
+def _cancelled(*, by: str) -> dict[str, Any]:
+    now = timezone.now()
+    return {
+        "status": JobStatus.CANCELLED,
+        "completed_at": now,
+        "updated_by": by,
+        "updated_at": now,
+        "lease_expires_at": None,
+    }
+
+
+def _requeued(*, by: str, now: datetime) -> dict[str, Any]:
+    return {
+        "status": JobStatus.QUEUED,
+        "retry_count": 0,
+        "next_retry_at": None,
+        "available_at": now,
+        "run_at": now,
+        "error_message": None,
+        "result": None,
+        "progress": 0,
+        "started_at": None,
+        "completed_at": None,
+        "locked_by": None,
+        "lease_expires_at": None,
+        "updated_by": by,
+        "updated_at": now,
+    }
+
+
 def job_cancel(*, job: BackgroundJob, by: str) -> BackgroundJob:
     """Cancel a queued or processing job. A running handler stops at its next progress
     check; its late result is discarded (the worker's writes are fenced on status)."""
-    updated = BackgroundJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.PROCESSING]).update(
-        status=JobStatus.CANCELLED,
-        completed_at=timezone.now(),
-        updated_by=by,
-        updated_at=timezone.now(),
-        lease_expires_at=None,
-    )
+    updated = BackgroundJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(**_cancelled(by=by))
     job.refresh_from_db()
     if not updated:
         raise JobStateError(f"Job {job.pk} is {job.status}; only queued or processing jobs can be cancelled.")
@@ -224,22 +253,7 @@ def job_retry(*, job: BackgroundJob, by: str) -> BackgroundJob:
     """Queue a failed or cancelled job again, now, with its retries reset."""
     now = timezone.now()
     with transaction.atomic():
-        updated = BackgroundJob.objects.filter(pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
-            status=JobStatus.QUEUED,
-            retry_count=0,
-            next_retry_at=None,
-            available_at=now,
-            run_at=now,
-            error_message=None,
-            result=None,
-            progress=0,
-            started_at=None,
-            completed_at=None,
-            locked_by=None,
-            lease_expires_at=None,
-            updated_by=by,
-            updated_at=now,
-        )
+        updated = BackgroundJob.objects.filter(pk=job.pk, status__in=RETRYABLE).update(**_requeued(by=by, now=now))
         if updated:
             _notify_workers(job.job_type)
     job.refresh_from_db()
@@ -294,3 +308,67 @@ def job_type_resume(*, job_type: str, organization: Organization | None, by: str
         extra={"job_type": job_type, "organization_id": organization.pk if organization else None, "by": by},
     )
     return bool(deleted)
+
+
+# --- Bulk, by filter (the admin's "every job matching this filter") ----------------------
+# Each batch is its own short transaction over at most `batch_size` primary keys, walked in
+# key order, so 100,000 rows neither time out one request's statement nor hold row locks
+# for long; every UPDATE re-checks the status, so a job that changed meanwhile is skipped.
+
+
+def _batches(queryset: QuerySet[BackgroundJob], batch_size: int) -> Iterator[list[str]]:
+    last = None
+    while True:
+        page = queryset.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        ids = list(page.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return
+        last = ids[-1]
+        yield ids
+
+
+def jobs_retry_matching(*, queryset: QuerySet[BackgroundJob], by: str, batch_size: int = BULK_BATCH_SIZE) -> int:
+    """Queue again every failed or cancelled job of `queryset`; returns how many."""
+    done = 0
+    for ids in _batches(queryset.filter(status__in=RETRYABLE), batch_size):
+        with transaction.atomic():
+            rows = BackgroundJob.objects.filter(pk__in=ids, status__in=RETRYABLE)
+            types = set(rows.values_list("job_type", flat=True).distinct())
+            done += rows.update(**_requeued(by=by, now=timezone.now()))
+            for job_type in types:
+                _notify_workers(job_type)
+    logger.info("jobs retried by filter", extra={"count": done, "outcome": "queued", "by": by})
+    return done
+
+
+def jobs_cancel_matching(*, queryset: QuerySet[BackgroundJob], by: str, batch_size: int = BULK_BATCH_SIZE) -> int:
+    """Cancel every queued job of `queryset` (running ones are left to finish); returns how many."""
+    done = 0
+    for ids in _batches(queryset.filter(status=JobStatus.QUEUED), batch_size):
+        with transaction.atomic():
+            done += BackgroundJob.objects.filter(pk__in=ids, status=JobStatus.QUEUED).update(**_cancelled(by=by))
+    logger.info("jobs cancelled by filter", extra={"count": done, "outcome": "cancelled", "by": by})
+    return done
+
+
+def jobs_finished_before(queryset: QuerySet[BackgroundJob], *, days: int) -> QuerySet[BackgroundJob]:
+    """The finished jobs of `queryset` that finished more than `days` days ago."""
+    return queryset.filter(status__in=FINISHED_STATUSES, completed_at__lt=timezone.now() - timedelta(days=days))
+
+
+def jobs_delete_finished_matching(
+    *, queryset: QuerySet[BackgroundJob], older_than_days: int, by: str, batch_size: int = BULK_BATCH_SIZE
+) -> int:
+    """Delete the finished jobs of `queryset` older than `older_than_days` (their attempts
+    with them); returns how many jobs."""
+    if older_than_days < 0:
+        raise InvalidInput({"days": ["Must be 0 or more."]})
+    done = 0
+    for ids in _batches(jobs_finished_before(queryset, days=older_than_days), batch_size):
+        with transaction.atomic():
+            _, per_model = BackgroundJob.objects.filter(pk__in=ids, status__in=FINISHED_STATUSES).delete()
+            done += per_model.get(BackgroundJob._meta.label, 0)
+    logger.info("finished jobs deleted by filter", extra={"count": done, "outcome": "deleted", "by": by})
+    return done

@@ -86,8 +86,10 @@ class _Canvas:
                 f'fill="currentColor">{escape(_fmt(value) + self.y_suffix)}</text>'
             )
         every = max(1, math.ceil(len(self.labels) / MAX_X_LABELS))
+        last = len(self.labels) - 1
         for i, label in enumerate(self.labels):
-            if i % every:
+            # Counted from the end, so the newest bucket (this hour, today) always has its label.
+            if (last - i) % every:
                 continue
             left, slot = self.x_slot(i)
             self.parts.append(
@@ -112,15 +114,20 @@ class _Canvas:
             f'text-anchor="middle" font-size="12" fill="currentColor" fill-opacity="0.6">{escape(text)}</text>'
         )
 
-    def render(self, *, css_class: str) -> SafeString:
+    def render(self, *, css_class: str, show_title: bool = True) -> SafeString:
+        # show_title=False: the page's heading already names the chart; it stays the SVG's
+        # accessible name and tooltip.
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" role="img" '
             f'aria-label="{escape(self.title)}" viewBox="0 0 {self.width} {self.height}" '
             f'width="{self.width}" height="{self.height}" font-family="sans-serif">'
             f"<title>{escape(self.title)}</title>"
-            f'<text x="{MARGIN_LEFT}" y="21" font-size="13" font-weight="bold" '
-            f'fill="currentColor">{escape(self.title)}</text>'
         )
+        if show_title:
+            head += (
+                f'<text x="{MARGIN_LEFT}" y="21" font-size="13" font-weight="bold" '
+                f'fill="currentColor">{escape(self.title)}</text>'
+            )
         return mark_safe(head + "".join(self.parts) + "</svg>")  # noqa: S308 - every text part is escaped
 
 
@@ -130,17 +137,22 @@ def bar_chart(
     labels: Sequence[str],
     series: Sequence[Series],
     y_suffix: str = "",
+    y_max: float | None = None,
     whole_numbers: bool = True,
     empty_text: str = "No data",
+    show_title: bool = True,
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> SafeString:
-    """Stacked bars: one bar per label, one segment per series (in order, bottom up)."""
+    """Stacked bars: one bar per label, one segment per series (in order, bottom up).
+
+    A bar, not a point, per bucket: a single bucket with data reads as clearly as many.
+    """
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
     canvas = _Canvas(
         title=title,
         labels=labels,
-        axis=nice_axis(max(totals, default=0), whole=whole_numbers),
+        axis=(y_max, y_max / 4) if y_max else nice_axis(max(totals, default=0), whole=whole_numbers),
         y_suffix=y_suffix,
         width=width,
         height=height,
@@ -166,7 +178,7 @@ def bar_chart(
             base += value
     if not any(totals):
         canvas.note(empty_text)
-    return canvas.render(css_class="chart bar-chart")
+    return canvas.render(css_class="chart bar-chart", show_title=show_title)
 
 
 def line_chart(
@@ -177,6 +189,7 @@ def line_chart(
     y_max: float | None = None,
     y_suffix: str = "",
     empty_text: str = "No data",
+    show_title: bool = True,
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> SafeString:
@@ -215,4 +228,4 @@ def line_chart(
         canvas.parts.extend(dots)  # over the line, so each point's tooltip is reachable
     if not present:
         canvas.note(empty_text)
-    return canvas.render(css_class="chart line-chart")
+    return canvas.render(css_class="chart line-chart", show_title=show_title)

@@ -1,7 +1,13 @@
+import re
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 
+from hcm.admin_display import ConsoleAdminMixin, titled_boolean_filter, when
+from hcm.models import Organization
 from notifications.models import NotificationSettings
+from notifications.services.notification_settings import notification_settings_get
 from notifications.validators import (
     validate_custom_settings,
     validate_e164,
@@ -9,6 +15,13 @@ from notifications.validators import (
     validate_hh_mm,
     validate_slack_webhook_url,
 )
+
+
+def settings_label(label: str) -> str:
+    """ "Sms enabled" → "SMS enabled", "Digest do not disturb" → "Do not disturb"."""
+    label = re.sub(r"\bsms\b", "SMS", label, flags=re.IGNORECASE)
+    label = re.sub(r"\bslack\b", "Slack", label, flags=re.IGNORECASE)
+    return "Do not disturb" if label.lower() == "digest do not disturb" else label
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -40,6 +53,8 @@ class NotificationSettingsForm(forms.ModelForm):
         for name, rules in self._FIELD_RULES.items():
             if name in self.fields:  # each form has its own copies of the fields
                 self.fields[name].validators.extend(rules)  # type: ignore[arg-type]  # they return the value too
+        for field in self.fields.values():
+            field.label = settings_label(str(field.label))
 
     def clean_slack_webhook_url(self) -> str | None:
         return self.cleaned_data.get("slack_webhook_url") or self.instance.slack_webhook_url
@@ -56,20 +71,29 @@ class NotificationSettingsForm(forms.ModelForm):
 
 
 @admin.register(NotificationSettings)
-class NotificationSettingsAdmin(admin.ModelAdmin):
+class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
+    """One row per organization, always: rows are made with the defaults when missing, and
+    never added or removed here."""
+
     form = NotificationSettingsForm
     list_display = [
         "organization",
-        "email_enabled",
+        "email_on",
         "email_provider",
-        "sms_enabled",
-        "slack_enabled",
+        "sms_on",
+        "slack_on",
         "slack_webhook_hint",
         "digest_frequency",
-        "updated_at",
+        "updated",
         "updated_by",
     ]
-    list_filter = ["email_enabled", "sms_enabled", "slack_enabled", "email_provider", "digest_frequency"]
+    list_filter = [
+        ("email_enabled", titled_boolean_filter("Email")),
+        ("sms_enabled", titled_boolean_filter("SMS")),
+        ("slack_enabled", titled_boolean_filter("Slack")),
+        "email_provider",
+        "digest_frequency",
+    ]
     search_fields = ["organization__name", "organization__slug"]
     readonly_fields = [
         "id",
@@ -142,6 +166,34 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj: NotificationSettings | None = None) -> list[str]:
         # The row's id is "ns_" + its organization's id: it cannot move to another one.
         return [*super().get_readonly_fields(request, obj), *(["organization"] if obj else [])]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # one row per organization, made by notification_settings_get
+
+    def has_delete_permission(self, request: HttpRequest, obj: NotificationSettings | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Every organization has its row in the list, with the defaults the API would show.
+        for organization in Organization.objects.filter(notification_settings__isnull=True):
+            notification_settings_get(organization=organization)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Email", boolean=True, ordering="email_enabled")
+    def email_on(self, obj: NotificationSettings) -> bool:
+        return obj.email_enabled
+
+    @admin.display(description="SMS", boolean=True, ordering="sms_enabled")
+    def sms_on(self, obj: NotificationSettings) -> bool:
+        return obj.sms_enabled
+
+    @admin.display(description="Slack", boolean=True, ordering="slack_enabled")
+    def slack_on(self, obj: NotificationSettings) -> bool:
+        return obj.slack_enabled
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, obj: NotificationSettings) -> str:
+        return when(obj.updated_at)
 
     @admin.display(description="Slack webhook")
     def slack_webhook_hint(self, obj: NotificationSettings) -> str:

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from hcm.admin_display import ConsoleAdminMixin, when
 from hcm.audit import audit_log
 from jobs.services import JobStateError
 from notifications.models import Delivery, DeliveryChannel, DigestRun, Notification, NotificationContact
@@ -80,8 +81,8 @@ class OutboundChannelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "organization", "user", "type", "priority", "status", "read_at"]
+class NotificationAdmin(ConsoleAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created", "organization", "user", "type", "priority", "status", "read"]
     list_filter = ["organization", OutboundChannelFilter, "type", "status", "priority"]
     list_select_related = ["organization", "user"]
     search_fields = ["id", "title", "user__username", "user__email"]
@@ -108,19 +109,28 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sent through notify() or the API, which fan out and queue deliveries
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Notification) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="Read", ordering="read_at")
+    def read(self, obj: Notification) -> str:
+        return when(obj.read_at) if obj.read_at else "unread"
+
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ConsoleAdminMixin, admin.ModelAdmin):
+    live_refresh_seconds = 5
     list_display = [
         "id",
-        "created_at",
+        "created",
         "organization",
         "event",
         "channel",
         "recipient",
         "status",
         "attempts",
-        "sent_at",
+        "sent",
         "short_error",
     ]
     list_filter = ["organization", "channel", "status", "event"]
@@ -156,9 +166,17 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # the worker owns every field; the resend action is the only write
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Delivery) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="Sent", ordering="sent_at")
+    def sent(self, obj: Delivery) -> str:
+        return when(obj.sent_at)
+
     @admin.display(description="Last error")
     def short_error(self, obj: Delivery) -> str:
-        return (obj.last_error or "")[:120]
+        return (obj.last_error or "—")[:120]
 
     @admin.display(description="Job")
     def job_link(self, obj: Delivery) -> str:

@@ -17,7 +17,7 @@ from jobs.dashboard import (
     throughput_hourly,
     workers_overview,
 )
-from jobs.models import AttemptOutcome, JobStatus, WorkerHeartbeat
+from jobs.models import AttemptOutcome, JobAttempt, JobStatus, WorkerHeartbeat
 from jobs.services import job_type_pause
 from tests.console.conftest import make_attempt, make_job
 
@@ -197,3 +197,53 @@ def test_dashboard_page__staff_without_job_permission_is_refused(org):
     client.force_login(staff)
 
     assert client.get(DASHBOARD).status_code == 403
+
+
+def test_job_types_now__queued_running_failed_and_completed_in_the_last_hour_per_type(org):
+    from jobs.dashboard import job_types_now
+
+    now = timezone.now()
+    make_job(org)
+    make_job(org)
+    make_job(org, status=JobStatus.PROCESSING)
+    make_job(org, status=JobStatus.FAILED, completed_at=now - timedelta(minutes=5))
+    make_job(org, status=JobStatus.FAILED, completed_at=now - timedelta(hours=3))  # too old
+    for _ in range(3):
+        make_job(org, status=JobStatus.COMPLETED, completed_at=now - timedelta(minutes=30))
+
+    rows = {row.job_type: row for row in job_types_now(now=now)}
+
+    noop = rows["noop"]
+    assert (noop.queued, noop.running, noop.failed_last_hour, noop.completed_last_hour) == (2, 1, 1, 3)
+    assert noop.per_minute == 3 / 60
+    assert rows["cache_flush"].queued == 0  # every registered type has its row
+
+
+def test_recent_failures__newest_failed_attempts_with_the_error_first_line(org):
+    from jobs.dashboard import recent_failures
+
+    job = make_job(org, status=JobStatus.FAILED)
+    now = timezone.now()
+    make_attempt(job, finished_at=now - timedelta(minutes=2), outcome=AttemptOutcome.COMPLETED)
+    old = make_attempt(job, finished_at=now - timedelta(minutes=1), outcome=AttemptOutcome.TIMEOUT)
+    new = make_attempt(job, finished_at=now, outcome=AttemptOutcome.FAILED)
+    JobAttempt.objects.filter(pk=new.pk).update(error_message="\nValueError: bad row 7\n  more detail")
+
+    rows = recent_failures(limit=5)
+
+    assert [(r.attempt, r.outcome, r.error_line) for r in rows] == [
+        (new.attempt, "Failed", "ValueError: bad row 7"),
+        (old.attempt, "Timed out", ""),
+    ]
+    assert rows[0].organization == org.name
+
+
+def test_dashboard_page__per_type_numbers_link_to_the_matching_filtered_list(operator, org):
+    make_job(org, status=JobStatus.FAILED, completed_at=timezone.now())
+
+    html = operator.get("/admin/jobs/dashboard/").content.decode()
+
+    assert '<a href="/admin/jobs/backgroundjob/?job_type__exact=noop&amp;recent=failed_1h">1</a>' in html
+    listed = operator.get("/admin/jobs/backgroundjob/", {"job_type__exact": "noop", "recent": "failed_1h"})
+    assert listed.context["cl"].result_count == 1
+    assert 'data-live-seconds="5"' in html

@@ -126,9 +126,28 @@ def test_line_chart__no_values_says_so():
     assert "<polyline" not in svg
 
 
-def test_axis_labels__thinned_to_at_most_eight():
+def test_axis_labels__thinned_to_at_most_eight_and_the_newest_is_always_labelled():
     labels = [f"{h:02d}:00" for h in range(24)]
     root = parse(bar_chart(title="t", labels=labels, series=[Series("n", [1] * 24, "#000000")]))
 
     shown = [t.text for t in root.iter(f"{SVG}text") if t.text in labels]
-    assert shown == labels[::3]
+    assert shown == labels[2::3]
+    assert shown[-1] == "23:00"  # the current hour
+
+
+def test_bar_chart__a_single_bucket_with_data_is_a_bar():
+    values = [0] * 23 + [4]
+    root = parse(bar_chart(title="t", labels=[str(i) for i in range(24)], series=[Series("n", values, "#000000")]))
+
+    bars = list(root.iter(f"{SVG}rect"))
+    assert len(bars) == 1
+    assert float(bars[0].get("height")) > 0 and float(bars[0].get("width")) > 5
+
+
+def test_bar_chart__without_its_title_drawn_keeps_it_as_the_accessible_name():
+    root = parse(
+        bar_chart(title="Jobs by status", labels=["a"], series=[Series("n", [1], "#000000")], show_title=False)
+    )
+
+    assert root.get("aria-label") == "Jobs by status"
+    assert "Jobs by status" not in [t.text for t in root.iter(f"{SVG}text")]

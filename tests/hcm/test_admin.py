@@ -71,7 +71,6 @@ def form_data(ns: NotificationSettings, **changes) -> dict:
         "/admin/hcm/user/",
         "/admin/hcm/user/add/",
         "/admin/notifications/notificationsettings/",
-        "/admin/notifications/notificationsettings/add/",
     ],
 )
 def test_admin__pages_open_for_a_superuser(path, browser, settings_row):
@@ -199,11 +198,27 @@ def test_admin__empty_custom_settings_saves_an_empty_object(browser, settings_ro
     assert settings_row.custom_settings == {}
 
 
-def test_admin__adding_settings_for_an_organization_uses_its_id(browser, org):
-    data = form_data(NotificationSettings(organization=org), organization=org.pk)
+def test_admin__settings_are_one_row_per_organization_never_added_here(browser, org, other_org):
+    listing = browser.get("/admin/notifications/notificationsettings/")
 
-    response = browser.post("/admin/notifications/notificationsettings/add/", data)
+    rows = listing.context["cl"].result_list
+    assert sorted(ns.organization_id for ns in rows) == sorted([org.pk, other_org.pk])  # made with the defaults
+    assert {ns.pk for ns in rows} == {f"ns_{org.pk}", f"ns_{other_org.pk}"}
+    assert browser.get("/admin/notifications/notificationsettings/add/").status_code == 403
+    assert "/admin/notifications/notificationsettings/add/" not in listing.content.decode()
+    change = browser.get(change_url(rows[0])).content.decode()
+    assert "_addanother" not in change
+    assert "deletelink" not in change
 
-    assert response.status_code == 302, response.content.decode()[:2000]
-    ns = NotificationSettings.objects.get(organization=org)
-    assert (ns.pk, ns.created_by, ns.updated_by) == (f"ns_{org.pk}", "root", "root")
+
+def test_admin__settings_labels_read_sms_slack_and_do_not_disturb(browser, settings_row):
+    page = browser.get(change_url(settings_row))
+    labels = {name: str(field.label) for name, field in page.context["adminform"].form.fields.items()}
+    listing = browser.get("/admin/notifications/notificationsettings/").content.decode()
+
+    assert labels["sms_enabled"] == "SMS enabled"
+    assert labels["sms_from_number"] == "SMS from number"
+    assert labels["slack_enabled"] == "Slack enabled"
+    assert labels["digest_do_not_disturb"] == "Do not disturb"
+    for header in ("SMS", "Slack", "Email"):
+        assert f">{header}</a>" in listing  # the sortable column header

@@ -49,7 +49,35 @@ def test_changelist__lists_the_default_maintenance_schedules(operator):
     text = response.content.decode()
     for name in ("cleanup", "log_rotate", "db_optimize", "notification_digest"):
         assert name in text
-    assert "service-wide" in text
+    assert '<td class="field-scope">Service-wide</td>' in text
+
+
+def test_changelist__one_organization_filter_with_service_wide(operator, org):
+    from jobs.schedules import job_schedule_create
+
+    mine = job_schedule_create(
+        organization=org,
+        created_by="root",
+        name="flush report cache",
+        job_type="cache_flush",
+        payload={"action": "partial", "prefix": "reports:"},
+        priority=None,
+        cron_expression="@daily",
+        timezone="UTC",
+        enabled=True,
+    )
+
+    page = operator.get(SCHEDULES)
+    service = operator.get(SCHEDULES, {"organization__id__exact": "service"})
+    theirs = operator.get(SCHEDULES, {"organization__id__exact": str(org.pk)})
+
+    titles = [f.title for f in page.context["cl"].filter_specs]
+    assert titles.count("organization") == 1
+    choices = [c["display"] for c in page.context["cl"].filter_specs[-1].choices(page.context["cl"])]
+    assert choices == ["All", "Service-wide", org.name]
+    assert mine not in service.context["cl"].result_list
+    assert {s.organization_id for s in service.context["cl"].result_list} == {None}
+    assert list(theirs.context["cl"].result_list) == [mine]
 
 
 def test_add__valid_schedule_is_saved_with_its_next_run(operator):
