@@ -204,6 +204,12 @@ EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
 ANYMAIL = {
     "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY"),
 }
+# AWS (SES email, SNS SMS) through boto3: credentials from boto3's usual chain
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role). The endpoint
+# overrides point at a stand-in (tests run moto's server); empty means AWS itself.
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+AWS_ENDPOINT_URL_SES = env_str("AWS_ENDPOINT_URL_SES")
+AWS_ENDPOINT_URL_SNS = env_str("AWS_ENDPOINT_URL_SNS")
 
 # --- i18n / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -4,7 +4,7 @@ import secrets
 from typing import Any
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from hcm.models import Organization
@@ -59,8 +59,14 @@ class BackgroundJob(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=3)
     run_at = models.DateTimeField(default=timezone.now, help_text="Not before this time.")
     next_retry_at = models.DateTimeField(null=True, blank=True)
-    # max(run_at, next_retry_at): the one column the claim query filters on.
-    available_at = models.DateTimeField(default=timezone.now, editable=False)
+    # max(run_at, next_retry_at), the one column the claim query filters on. The database
+    # derives it, so a run_at or next_retry_at written any way (admin, update(), a raw
+    # INSERT) decides when the job is due.
+    available_at = models.GeneratedField(
+        expression=Case(When(next_retry_at__gt=F("run_at"), then=F("next_retry_at")), default=F("run_at")),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
 
     # Owned by the worker holding the job; every write after the claim is fenced on

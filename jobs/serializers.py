@@ -85,7 +85,9 @@ class BackgroundJobCreateSerializer(StrictSerializer):
     """POST body. Job type and payload are checked against the registry by job_enqueue."""
 
     job_type = serializers.CharField(max_length=100)
-    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False, help_text="Default: the job type's.")
+    # Seed 000: a job posted without a priority is medium. A job type's own default applies
+    # only to jobs the system enqueues (schedules, notifications, maintenance).
+    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False, default="medium")
     payload = serializers.JSONField(required=False, allow_null=True, default=dict)
     max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=3)
     run_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; not before this time.")

@@ -70,7 +70,6 @@ def job_enqueue(
         payload=clean_payload,
         max_retries=max_retries,
         run_at=run_at,
-        available_at=run_at,
         idempotency_key=idempotency_key or None,
         created_at=now,
         created_by=created_by,
@@ -118,7 +117,6 @@ def job_retry(*, job: BackgroundJob, by: str) -> BackgroundJob:
             status=JobStatus.QUEUED,
             retry_count=0,
             next_retry_at=None,
-            available_at=now,
             run_at=now,
             error_message=None,
             result=None,
@@ -144,7 +142,7 @@ def job_run_now(*, job: BackgroundJob, by: str) -> BackgroundJob:
     now = timezone.now()
     with transaction.atomic():
         updated = BackgroundJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            available_at=now, run_at=now, next_retry_at=None, updated_by=by, updated_at=now
+            run_at=now, next_retry_at=None, updated_by=by, updated_at=now
         )
         if updated:
             _notify_workers(job.job_type)

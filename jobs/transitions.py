@@ -142,7 +142,6 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                         error_message=r.error,
                         retry_count=decision.retry_count,
                         next_retry_at=decision.retry_at,
-                        available_at=decision.retry_at,
                         locked_by=None,
                         lease_expires_at=None,
                         updated_at=now,
@@ -313,7 +312,7 @@ def release_expired_leases(*, policy: RetryPolicy, limit: int = 100) -> int:
         if decision.gives_up:
             changes.update(status=JobStatus.FAILED, completed_at=now, next_retry_at=None)
         else:
-            changes.update(status=JobStatus.QUEUED, next_retry_at=decision.retry_at, available_at=decision.retry_at)
+            changes.update(status=JobStatus.QUEUED, next_retry_at=decision.retry_at)
         with transaction.atomic():
             if not fence.update(**changes):
                 continue

@@ -573,6 +573,8 @@ class Worker:
             spec = get_job_type(job.job_type)
             if spec is None:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")
+            # However the row was written, the handler sees only a payload its schema accepts.
+            ctx.payload = spec.payload_for_run(job.payload)
             result = check_result(spec.func(ctx))
         except JobAborted as exc:
             outcome = AttemptOutcome.TIMEOUT if exc.reason == "timed out" else AttemptOutcome.CANCELLED

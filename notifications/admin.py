@@ -94,6 +94,8 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
                     "email_on_employee_terminated",
                     "email_on_org_updated",
                     "email_on_critical_alerts",
+                    "email_on_leave_request",
+                    "email_on_payroll_processed",
                 ]
             },
         ),
@@ -107,6 +109,8 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
                     "sms_on_employee_hired",
                     "sms_on_employee_terminated",
                     "sms_on_critical_alerts",
+                    "sms_on_leave_approved",
+                    "sms_on_payroll_processed",
                 ]
             },
         ),

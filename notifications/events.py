@@ -177,6 +177,35 @@ class CriticalAlertData(serializers.Serializer):
     source = serializers.CharField(max_length=100, required=False)
 
 
+class LeaveData(serializers.Serializer):
+    employee_name = serializers.CharField(max_length=200)
+    employee_id = serializers.CharField(max_length=100, required=False)
+    request_id = serializers.CharField(max_length=100, required=False)
+    leave_type = serializers.CharField(max_length=50, required=False)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("start_date") and attrs.get("end_date") and attrs["end_date"] < attrs["start_date"]:
+            raise serializers.ValidationError({"end_date": ["Must not be before start_date."]})
+        return attrs
+
+
+class LeaveRequestData(LeaveData):
+    reason = serializers.CharField(max_length=1000, required=False)
+
+
+class LeaveApprovedData(LeaveData):
+    approved_by = serializers.CharField(max_length=150, required=False)
+
+
+class PayrollProcessedData(serializers.Serializer):
+    period = serializers.CharField(max_length=100)
+    run_id = serializers.CharField(max_length=100, required=False)
+    employee_count = serializers.IntegerField(min_value=0, required=False)
+    pay_date = serializers.DateField(required=False)
+
+
 # Each event's words and defaults are its template, templates/notifications/<name>.toml
 # (title, message, channels, priority, action_url); the code adds which settings toggle
 # gates each channel and the schema of the event's data.
@@ -215,5 +244,29 @@ register_event(
         },
         data=CriticalAlertData,
         description="Something needs attention now; bypasses quiet hours.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "leave_request",
+        toggles={Channel.EMAIL: "email_on_leave_request"},
+        data=LeaveRequestData,
+        description="An employee asked for leave.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "leave_approved",
+        toggles={Channel.SMS: "sms_on_leave_approved"},
+        data=LeaveApprovedData,
+        description="A leave request was approved.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "payroll_processed",
+        toggles={Channel.EMAIL: "email_on_payroll_processed", Channel.SMS: "sms_on_payroll_processed"},
+        data=PayrollProcessedData,
+        description="A payroll run was processed.",
     )
 )

@@ -8,6 +8,7 @@ from jobs.cleanup import register_cleanup_step
 from jobs.context import JobContext
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
+from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
 from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge

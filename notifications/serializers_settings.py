@@ -1,5 +1,6 @@
 """Input and output shapes of /api/system/notification-settings."""
 
+from django.db.models import BooleanField
 from rest_framework import serializers
 
 from notifications.models import NotificationSettings
@@ -62,6 +63,16 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     digest_do_not_disturb = serializers.BooleanField(required=False)
 
     custom_settings = serializers.JSONField(required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Every on/off setting of the model (channel master toggles, per-event toggles,
+        # fallback) is writable without being listed here: a new toggle is a model field
+        # and its migration, nothing more.
+        fields = super().get_fields()
+        for model_field in NotificationSettings._meta.get_fields():
+            if isinstance(model_field, BooleanField) and model_field.name not in fields:
+                fields[model_field.name] = serializers.BooleanField(required=False)
+        return fields
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):

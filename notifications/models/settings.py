@@ -40,6 +40,8 @@ class NotificationSettings(models.Model):
     email_on_employee_terminated = models.BooleanField(default=True)
     email_on_org_updated = models.BooleanField(default=False)
     email_on_critical_alerts = models.BooleanField(default=True)
+    email_on_leave_request = models.BooleanField(default=True)
+    email_on_payroll_processed = models.BooleanField(default=True)
 
     sms_enabled = models.BooleanField(default=False)
     sms_provider = models.CharField(max_length=20, choices=SmsProvider.choices, null=True, blank=True)
@@ -47,6 +49,8 @@ class NotificationSettings(models.Model):
     sms_on_employee_hired = models.BooleanField(default=False)
     sms_on_employee_terminated = models.BooleanField(default=False)
     sms_on_critical_alerts = models.BooleanField(default=False)
+    sms_on_leave_approved = models.BooleanField(default=False)
+    sms_on_payroll_processed = models.BooleanField(default=False)
 
     slack_enabled = models.BooleanField(default=False)
     # A credential: encrypted at rest, never shown whole (see slack_webhook_hint).
