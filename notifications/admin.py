@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import BooleanField
 
+from notifications.channels.base import channels
+from notifications.events import event_names, get_event
 from notifications.models import NotificationSettings
 from notifications.validators import (
     validate_custom_settings,
@@ -18,6 +21,7 @@ class NotificationSettingsForm(forms.ModelForm):
     slack_webhook_url = forms.CharField(
         required=False,
         max_length=500,
+        strip=False,  # whitespace in a URL is refused, not silently repaired
         widget=forms.PasswordInput(render_value=False),
         validators=[validate_slack_webhook_url],
         help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
@@ -55,6 +59,28 @@ class NotificationSettingsForm(forms.ModelForm):
         return data
 
 
+# A credential field is never rendered back: the admin shows its hint and offers to clear it.
+SECRET_FIELD_WIDGETS = {
+    "slack_webhook_url": ["slack_webhook_hint", "slack_webhook_url", "clear_slack_webhook_url"],
+}
+
+
+def channel_fieldsets() -> list[tuple[str, dict]]:
+    """One section per registered channel: its master toggle, its settings, and the event
+    toggles that name it (plus any other on/off setting of the model starting with its key)."""
+    booleans = [f.name for f in NotificationSettings._meta.get_fields() if isinstance(f, BooleanField)]
+    sections = []
+    for spec in channels():
+        fields = [spec.master_toggle]
+        for name in spec.settings_fields:
+            fields += SECRET_FIELD_WIDGETS.get(name, [name])
+        event_toggles = [e.toggles[spec.key] for e in (get_event(n) for n in event_names()) if spec.key in e.toggles]
+        extra = [b for b in booleans if b.startswith(f"{spec.key}_") and b != spec.master_toggle]
+        fields += [t for t in dict.fromkeys([*event_toggles, *extra]) if t not in fields]
+        sections.append((spec.label, {"fields": fields}))
+    return sections
+
+
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(admin.ModelAdmin):
     form = NotificationSettingsForm
@@ -69,7 +95,7 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
         "updated_at",
         "updated_by",
     ]
-    list_filter = ["email_enabled", "sms_enabled", "slack_enabled", "email_provider", "digest_frequency"]
+    list_filter = [*(c.master_toggle for c in channels()), "email_provider", "digest_frequency"]
     search_fields = ["organization__name", "organization__slug"]
     readonly_fields = [
         "id",
@@ -80,68 +106,26 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
         "updated_at",
         "updated_by",
     ]
-    fieldsets = [
-        (None, {"fields": ["id", "organization"]}),
-        (
-            "Email",
-            {
-                "fields": [
-                    "email_enabled",
-                    "email_provider",
-                    "email_from_address",
-                    "email_from_name",
-                    "email_on_employee_hired",
-                    "email_on_employee_terminated",
-                    "email_on_org_updated",
-                    "email_on_critical_alerts",
-                    "email_on_leave_request",
-                    "email_on_payroll_processed",
-                ]
-            },
-        ),
-        (
-            "SMS",
-            {
-                "fields": [
-                    "sms_enabled",
-                    "sms_provider",
-                    "sms_from_number",
-                    "sms_on_employee_hired",
-                    "sms_on_employee_terminated",
-                    "sms_on_critical_alerts",
-                    "sms_on_leave_approved",
-                    "sms_on_payroll_processed",
-                ]
-            },
-        ),
-        (
-            "Slack",
-            {
-                "fields": [
-                    "slack_enabled",
-                    "slack_webhook_hint",
-                    "slack_webhook_url",
-                    "clear_slack_webhook_url",
-                    "slack_channel",
-                    "slack_on_critical_alerts",
-                ]
-            },
-        ),
-        (
-            "Digest",
-            {
-                "fields": [
-                    "digest_frequency",
-                    "digest_quiet_hours_start",
-                    "digest_quiet_hours_end",
-                    "digest_do_not_disturb",
-                ]
-            },
-        ),
-        ("Advanced", {"fields": ["custom_settings"]}),
-        ("Deliveries", {"fields": ["recent_deliveries"]}),
-        ("Audit", {"fields": ["created_at", "created_by", "updated_at", "updated_by"]}),
-    ]
+
+    def get_fieldsets(self, request, obj: NotificationSettings | None = None) -> list:
+        return [
+            (None, {"fields": ["id", "organization"]}),
+            *channel_fieldsets(),
+            (
+                "Digest",
+                {
+                    "fields": [
+                        "digest_frequency",
+                        "digest_quiet_hours_start",
+                        "digest_quiet_hours_end",
+                        "digest_do_not_disturb",
+                    ]
+                },
+            ),
+            ("Advanced", {"fields": ["custom_settings"]}),
+            ("Deliveries", {"fields": ["recent_deliveries"]}),
+            ("Audit", {"fields": ["created_at", "created_by", "updated_at", "updated_by"]}),
+        ]
 
     def get_readonly_fields(self, request, obj: NotificationSettings | None = None) -> list[str]:
         # The row's id is "ns_" + its organization's id: it cannot move to another one.

@@ -20,17 +20,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from notifications.models import Channel, NotificationPriority, NotificationSettings
+from notifications.channels.base import IN_APP, channels, get_channel
+from notifications.models import NotificationPriority, NotificationSettings
 
 DATA_MAX_BYTES = 10 * 1024
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
-
-# A channel is usable only when its master toggle is on (and, for Slack, a URL is stored).
-CHANNEL_MASTER_TOGGLES = {
-    Channel.EMAIL: "email_enabled",
-    Channel.SMS: "sms_enabled",
-    Channel.SLACK: "slack_enabled",
-}
 
 
 class InvalidNotification(ValueError):
@@ -76,17 +70,20 @@ class EventType:
     def channels(self) -> list[str]:
         """Every channel the event may use (the template's default channels)."""
         if self.default_channels is not None:
-            return [Channel.IN_APP, *(c for c in self.default_channels if c != Channel.IN_APP)]
-        return [Channel.IN_APP, *self.toggles]
+            return [IN_APP, *(c for c in self.default_channels if c != IN_APP)]
+        return [IN_APP, *self.toggles]
 
     def enabled_channels(self, settings: NotificationSettings) -> list[str]:
         """The channels this organization's settings turn on for this event: a default
-        channel whose master toggle and event toggle are both on; in-app always."""
-        return [Channel.IN_APP] + [
+        channel that is available and whose event toggle is on, plus every available
+        channel that carries every event (an outbound webhook); in-app always."""
+        enabled = [
             channel
             for channel in self.channels[1:]
             if channel_available(settings, channel) and getattr(settings, self.toggles[channel])
         ]
+        enabled += [c.key for c in channels() if c.every_event and c.key not in enabled and c.available(settings)]
+        return [IN_APP, *enabled]
 
     def clean_data(self, data: Any) -> dict[str, Any]:
         """The event data, checked against the event's schema; extra keys are kept for
@@ -111,11 +108,12 @@ class EventType:
 
 
 def channel_available(settings: NotificationSettings, channel: str) -> bool:
-    if channel == Channel.IN_APP:
+    """In-app always; another channel when the registry knows it and the organization
+    has it on and configured."""
+    if channel == IN_APP:
         return True
-    if not getattr(settings, CHANNEL_MASTER_TOGGLES[channel]):
-        return False
-    return channel != Channel.SLACK or bool(settings.slack_webhook_url)
+    spec = get_channel(channel)
+    return spec is not None and spec.available(settings)
 
 
 _EVENTS: dict[str, EventType] = {}
@@ -123,7 +121,7 @@ _EVENTS: dict[str, EventType] = {}
 
 def register_event(event: EventType) -> EventType:
     for channel in event.toggles:
-        if channel not in CHANNEL_MASTER_TOGGLES:
+        if get_channel(channel) is None:
             raise ValueError(f"event {event.name!r}: unknown channel {channel!r}")
     for channel in event.channels[1:]:
         if channel not in event.toggles:
@@ -213,7 +211,7 @@ class PayrollProcessedData(serializers.Serializer):
 register_event(
     EventType.from_template(
         "employee_hired",
-        toggles={Channel.EMAIL: "email_on_employee_hired", Channel.SMS: "sms_on_employee_hired"},
+        toggles={"email": "email_on_employee_hired", "sms": "sms_on_employee_hired"},
         data=EmployeeHiredData,
         description="An employee was hired.",
     )
@@ -221,7 +219,7 @@ register_event(
 register_event(
     EventType.from_template(
         "employee_terminated",
-        toggles={Channel.EMAIL: "email_on_employee_terminated", Channel.SMS: "sms_on_employee_terminated"},
+        toggles={"email": "email_on_employee_terminated", "sms": "sms_on_employee_terminated"},
         data=EmployeeTerminatedData,
         description="An employee's employment ended.",
     )
@@ -229,7 +227,7 @@ register_event(
 register_event(
     EventType.from_template(
         "org_updated",
-        toggles={Channel.EMAIL: "email_on_org_updated"},
+        toggles={"email": "email_on_org_updated"},
         data=OrgUpdatedData,
         description="The organization's profile or settings changed.",
     )
@@ -238,9 +236,9 @@ register_event(
     EventType.from_template(
         "critical_alert",
         toggles={
-            Channel.EMAIL: "email_on_critical_alerts",
-            Channel.SMS: "sms_on_critical_alerts",
-            Channel.SLACK: "slack_on_critical_alerts",
+            "email": "email_on_critical_alerts",
+            "sms": "sms_on_critical_alerts",
+            "slack": "slack_on_critical_alerts",
         },
         data=CriticalAlertData,
         description="Something needs attention now; bypasses quiet hours.",
@@ -249,7 +247,7 @@ register_event(
 register_event(
     EventType.from_template(
         "leave_request",
-        toggles={Channel.EMAIL: "email_on_leave_request"},
+        toggles={"email": "email_on_leave_request"},
         data=LeaveRequestData,
         description="An employee asked for leave.",
     )
@@ -257,7 +255,7 @@ register_event(
 register_event(
     EventType.from_template(
         "leave_approved",
-        toggles={Channel.SMS: "sms_on_leave_approved"},
+        toggles={"sms": "sms_on_leave_approved"},
         data=LeaveApprovedData,
         description="A leave request was approved.",
     )
@@ -265,7 +263,7 @@ register_event(
 register_event(
     EventType.from_template(
         "payroll_processed",
-        toggles={Channel.EMAIL: "email_on_payroll_processed", Channel.SMS: "sms_on_payroll_processed"},
+        toggles={"email": "email_on_payroll_processed", "sms": "sms_on_payroll_processed"},
         data=PayrollProcessedData,
         description="A payroll run was processed.",
     )

@@ -4,8 +4,9 @@ import json
 
 from rest_framework import serializers
 
+from notifications.channels.base import all_channel_choices
 from notifications.events import DATA_MAX_BYTES
-from notifications.models import Channel, Delivery, Notification, NotificationContact, NotificationPriority
+from notifications.models import Delivery, Notification, NotificationContact, NotificationPriority
 from notifications.validators import validate_e164
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
@@ -63,7 +64,7 @@ class NotificationCreateSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
     priority = serializers.ChoiceField(NotificationPriority.choices, required=False, default="normal")
     channels = serializers.ListField(
-        child=serializers.ChoiceField(Channel.choices), required=False, default=list, max_length=4
+        child=serializers.ChoiceField(all_channel_choices()), required=False, default=list, max_length=10
     )
     action_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)

@@ -53,7 +53,10 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     sms_on_critical_alerts = serializers.BooleanField(required=False)
 
     slack_enabled = serializers.BooleanField(required=False)
-    slack_webhook_url = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    # Not trimmed: a URL with whitespace is refused, not silently repaired.
+    slack_webhook_url = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=500, trim_whitespace=False
+    )
     slack_channel = serializers.CharField(required=False, allow_null=True, max_length=80)
     slack_on_critical_alerts = serializers.BooleanField(required=False)
 

@@ -36,9 +36,17 @@ def validate_header_safe(value: str) -> str:
     return value
 
 
+def url_is_clean(url: str) -> bool:
+    """No whitespace or control characters anywhere: they would end up in the request
+    line, and in every error message that quotes it (with the credential in its path)."""
+    return not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
+
+
 def slack_url_allowed(url: str) -> bool:
     """https on hooks.slack.com, or any scheme-http(s) URL on a host:port listed in
     NOTIFICATIONS_SLACK_ALLOWED_HOSTS (operators' proxies, tests' local servers)."""
+    if not url_is_clean(url):
+        return False
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -61,6 +69,9 @@ def validate_slack_webhook_url(value: str) -> str:
         # A masked hint (someone else's, or ours after the URL changed): storing it would
         # silently break delivery.
         raise ValidationError("This is a masked value: send the full webhook URL, or leave the field out.")
+    if not url_is_clean(value):
+        # Not quoted back: the value is a credential.
+        raise ValidationError("Must not contain spaces, line breaks or other control characters.")
     if not slack_url_allowed(value):
         raise ValidationError(
             "Must be an https URL on hooks.slack.com (or a host in NOTIFICATIONS_SLACK_ALLOWED_HOSTS)."

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from notifications.channels.base import DeliveryError
+from notifications.validators import url_is_clean
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_RETRY_AFTER = 60.0
@@ -39,6 +40,12 @@ def http_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float,
     else:
         raise DeliveryError(f"{service}: unsupported URL scheme {parts.scheme!r}.", permanent=True)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not url_is_clean(url):
+        raise DeliveryError(
+            f"{service}: the stored URL contains spaces, line breaks or control characters (host {host or '?'}); "
+            "nothing was sent. Update the URL.",
+            permanent=True,
+        )
     try:
         conn.request("POST", path, body=body, headers={**headers, "Content-Length": str(len(body))})
         response = conn.getresponse()
@@ -48,6 +55,13 @@ def http_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float,
             headers={k.lower(): v for k, v in response.getheaders()},
             body=data,
         )
+    except http.client.InvalidURL:
+        # Its message quotes the URL, credential and all: say only what is wrong.
+        raise DeliveryError(
+            f"{service}: the stored URL cannot be requested (it contains spaces, line breaks or other "
+            f"characters a URL may not hold; host {host or '?'}). Update the URL.",
+            permanent=True,
+        ) from None
     except TimeoutError:
         raise DeliveryError(f"{service} did not answer within {timeout:g} s ({host}).") from None
     except ssl.SSLError as exc:
@@ -56,6 +70,30 @@ def http_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float,
         raise DeliveryError(f"Cannot reach {service} ({host}): {exc.__class__.__name__}: {exc}.") from None
     finally:
         conn.close()
+
+
+def classify_http(response: HttpResponse, *, service: str, detail: str | None = None) -> None:
+    """The one reading of a provider's HTTP answer, for every channel: 2xx sent; 429
+    retried after Retry-After; 3xx (redirects are never followed) and other 4xx permanent;
+    5xx retried with the job system's backoff. Raises DeliveryError unless sent."""
+    status = response.status
+    if 200 <= status < 300:
+        return
+    detail = detail if detail is not None else body_excerpt(response.body)
+    if status == 429:
+        delay = retry_after_seconds(response.header("Retry-After"))
+        raise DeliveryError(f"{service} rate-limited the request (429); retry after {delay:g} s.", retry_after=delay)
+    if 300 <= status < 400:
+        raise DeliveryError(
+            f"{service} answered a redirect ({status}); redirects are not followed. Check the URL.", permanent=True
+        )
+    if status in (404, 410):
+        raise DeliveryError(
+            f"{service} says the endpoint no longer exists ({status} {detail}); update the URL.", permanent=True
+        )
+    if 400 <= status < 500:
+        raise DeliveryError(f"{service} refused the message ({status} {detail}).", permanent=True)
+    raise DeliveryError(f"{service} failed ({status} {detail}).")
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float:

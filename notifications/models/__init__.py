@@ -1,12 +1,10 @@
 from notifications.models.contact import NotificationContact
-from notifications.models.delivery import Delivery, DeliveryChannel, DeliveryStatus, DigestRun
-from notifications.models.notification import Channel, Notification, NotificationPriority, NotificationStatus
+from notifications.models.delivery import Delivery, DeliveryStatus, DigestRun
+from notifications.models.notification import Notification, NotificationPriority, NotificationStatus
 from notifications.models.settings import NotificationSettings
 
 __all__ = [
-    "Channel",
     "Delivery",
-    "DeliveryChannel",
     "DeliveryStatus",
     "DigestRun",
     "Notification",

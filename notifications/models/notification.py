@@ -31,13 +31,6 @@ class NotificationPriority(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-class Channel(models.TextChoices):
-    IN_APP = "in_app", "In-app"
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    SLACK = "slack", "Slack"
-
-
 class Notification(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_notification_id, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
@@ -48,7 +41,9 @@ class Notification(models.Model):
     priority = models.CharField(
         max_length=10, choices=NotificationPriority.choices, default=NotificationPriority.NORMAL
     )
-    channels = models.JSONField(default=list, blank=True, help_text="Channels used: in_app plus email/sms/slack.")
+    channels = models.JSONField(
+        default=list, blank=True, help_text="Channels used: in_app plus the outbound channels' keys."
+    )
     status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
     metadata = models.JSONField(default=dict, blank=True, help_text="The event data.")
     action_url = models.CharField(max_length=500, blank=True, default="")

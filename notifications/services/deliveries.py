@@ -7,7 +7,6 @@ retries for a transient one).
 
 import logging
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -17,13 +16,9 @@ from django.utils import timezone
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.models import JobStatus
 from jobs.services import JobStateError, job_enqueue, job_retry
-from notifications.channels import email as email_channel
-from notifications.channels import slack as slack_channel
-from notifications.channels import sms as sms_channel
-from notifications.channels.base import DeliveryError
+from notifications.channels.base import DeliveryError, channels, get_channel, scrub
 from notifications.models import (
     Delivery,
-    DeliveryChannel,
     DeliveryStatus,
     Notification,
     NotificationSettings,
@@ -35,12 +30,6 @@ from notifications.services.notification_settings import notification_settings_g
 logger = logging.getLogger(__name__)
 
 SEND_JOB_TYPE = "notification_send"
-
-SENDERS: dict[str, Callable[[Delivery, NotificationSettings], str | None]] = {
-    DeliveryChannel.EMAIL: email_channel.send,
-    DeliveryChannel.SMS: sms_channel.send,
-    DeliveryChannel.SLACK: slack_channel.send,
-}
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
 _JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
@@ -93,23 +82,31 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         "organization_id": delivery.organization_id,
         "event": delivery.event,
     }
+    channel = get_channel(delivery.channel)
     try:
-        provider_id = SENDERS[delivery.channel](delivery, settings)
+        if channel is None:
+            raise DeliveryError(f"Unknown channel {delivery.channel!r} (not registered).", permanent=True)
+        provider_id = channel.send(delivery, settings)
     except DeliveryError as exc:
+        # Whatever the provider or a library put in the message, no credential leaves here:
+        # not into the delivery row, the job's error, its attempt log, the log file or the admin.
+        error = credential_free(str(exc), settings)
         final = exc.permanent or gives_up_on_failure
-        _record_failure(delivery, error=str(exc), final=final)
+        _record_failure(delivery, error=error, final=final)
         logger.warning(
             "notification delivery failed",
-            extra={**log_fields, "error": str(exc), "outcome": "failed" if final else "will_retry"},
+            extra={**log_fields, "error": error, "outcome": "failed" if final else "will_retry"},
         )
         if exc.permanent:
-            raise PermanentJobError(str(exc)) from None
+            raise PermanentJobError(error) from None
         if exc.retry_after is not None:
-            raise RetryJobAfter(str(exc), delay_seconds=exc.retry_after) from None
-        raise DeliveryRetry(str(exc)) from None
+            raise RetryJobAfter(error, delay_seconds=exc.retry_after) from None
+        raise DeliveryRetry(error) from None
     except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
-        _record_failure(delivery, error=f"{type(exc).__name__}: {exc}", final=gives_up_on_failure)
-        raise
+        error = credential_free(f"{type(exc).__name__}: {exc}", settings)
+        _record_failure(delivery, error=error, final=gives_up_on_failure)
+        # Re-raised without its text or traceback: either may quote a credential.
+        raise DeliveryRetry(error) from None
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
@@ -123,6 +120,14 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         "status": "sent",
         "provider_message_id": provider_id,
     }
+
+
+def credential_free(text: str, settings: NotificationSettings) -> str:
+    """`text` with every channel's stored credentials (webhook URLs, secrets) masked."""
+    secrets_: list[str] = []
+    for c in channels():
+        secrets_ += c.secrets(settings)
+    return scrub(text, secrets_)
 
 
 def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hcm.models import Organization, Role, User
+from notifications.channels.base import IN_APP, Audience, Outgoing, all_channel_choices, get_channel
 from notifications.events import (
     InvalidNotification,
     channel_available,
@@ -20,25 +21,18 @@ from notifications.events import (
     get_event_or_error,
 )
 from notifications.models import (
-    Channel,
     Delivery,
-    DeliveryChannel,
     DeliveryStatus,
     Notification,
-    NotificationContact,
     NotificationPriority,
     NotificationSettings,
     NotificationStatus,
 )
-from notifications.models.settings import mask_secret_url
 from notifications.quiet_hours import deferral_until
 from notifications.rendering import (
     GENERIC_TEMPLATE,
     RenderedNotification,
-    render_email,
     render_event,
-    render_slack,
-    render_sms,
     safe_action_url,
 )
 from notifications.services.deliveries import deliveries_enqueue
@@ -46,25 +40,11 @@ from notifications.services.notification_settings import notification_settings_g
 
 logger = logging.getLogger(__name__)
 
-OUTBOUND_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.SLACK)
-
 
 @dataclass
 class NotifyResult:
     notifications: list[Notification] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """One message, before it is addressed to anyone."""
-
-    type: str
-    priority: str
-    channels: list[str]
-    rendered: RenderedNotification
-    data: dict[str, Any]
-    email_template: str
 
 
 def notify(
@@ -84,15 +64,23 @@ def notify(
     clean = spec.clean_data(data)
     users = resolve_recipients(organization, recipients)
     settings = notification_settings_get(organization=organization)
-    outgoing = _Outgoing(
+    outgoing = Outgoing(
         type=spec.name,
         priority=spec.priority,
-        channels=spec.enabled_channels(settings),
         rendered=render_event(spec, data=clean, organization_name=organization.name),
         data=clean,
         email_template=spec.name,
+        organization_name=organization.name,
+        organization_id=organization.pk,
     )
-    return _fan_out(organization=organization, settings=settings, users=users, outgoing=outgoing, by=created_by)
+    return _fan_out(
+        organization=organization,
+        settings=settings,
+        users=users,
+        outgoing=outgoing,
+        channels=spec.enabled_channels(settings),
+        by=created_by,
+    )
 
 
 def notification_send_custom(
@@ -114,25 +102,28 @@ def notification_send_custom(
         raise InvalidNotification({"type": [f"{type!r} is an event; send it through /api/system/notification-events."]})
     if priority not in NotificationPriority.values:
         raise InvalidNotification({"priority": [f"Must be one of {', '.join(NotificationPriority.values)}."]})
-    unknown = sorted(set(channels or []) - set(Channel.values))
+    unknown = sorted(set(channels or []) - {key for key, _ in all_channel_choices()})
     if unknown:
         raise InvalidNotification({"channels": [f"Unknown channel(s): {', '.join(unknown)}."]})
     settings = notification_settings_get(organization=organization)
-    wanted = list(dict.fromkeys([Channel.IN_APP, *(channels or [])]))
+    wanted = list(dict.fromkeys([IN_APP, *(channels or [])]))
     unavailable = [c for c in wanted if not channel_available(settings, c)]
     if unavailable:
         raise InvalidNotification({"channels": [f"Not enabled for this organization: {', '.join(unavailable)}."]})
     users = resolve_recipients(organization, recipients)
     rendered = RenderedNotification(title=title[:200], message=message, action_url=safe_action_url(action_url))
-    outgoing = _Outgoing(
+    outgoing = Outgoing(
         type=type,
         priority=priority,
-        channels=wanted,
         rendered=rendered,
         data=dict(metadata or {}),
         email_template=GENERIC_TEMPLATE,
+        organization_name=organization.name,
+        organization_id=organization.pk,
     )
-    return _fan_out(organization=organization, settings=settings, users=users, outgoing=outgoing, by=created_by)
+    return _fan_out(
+        organization=organization, settings=settings, users=users, outgoing=outgoing, channels=wanted, by=created_by
+    )
 
 
 def resolve_recipients(organization: Organization, recipients: Iterable[User | int] | None) -> list[User]:
@@ -166,24 +157,21 @@ def _fan_out(
     organization: Organization,
     settings: NotificationSettings,
     users: list[User],
-    outgoing: _Outgoing,
+    outgoing: Outgoing,
+    channels: list[str],
     by: str,
 ) -> NotifyResult:
+    """One notification per user, plus a delivery per (recipient, channel) for channels
+    that reach people, and one per event for channels that reach the organization."""
     now = timezone.now()
     result = NotifyResult()
-    outbound = [c for c in outgoing.channels if c in OUTBOUND_CHANNELS]
+    outbound = [spec for key in channels if key != IN_APP and (spec := get_channel(key)) is not None]
     deferred_until = (
         deferral_until(settings, priority=outgoing.priority, timezone_name=organization.timezone, at=now)
         if outbound
         else None
     )
-    phones: dict[int, str] = {}
-    if Channel.SMS in outbound:
-        phones = dict(
-            NotificationContact.objects.filter(user__in=users, phone__isnull=False)
-            .exclude(phone="")
-            .values_list("user_id", "phone")
-        )
+    addresses = {spec.key: spec.addresses(users, settings) for spec in outbound if spec.audience == Audience.RECIPIENTS}
 
     def delivery(**fields: Any) -> Delivery:
         return Delivery(
@@ -196,6 +184,7 @@ def _fan_out(
         )
 
     rendered = outgoing.rendered
+    to_organization = [spec for spec in outbound if spec.audience == Audience.ORGANIZATION] if users else []
     for user in users:
         notification = Notification(
             organization=organization,
@@ -209,48 +198,31 @@ def _fan_out(
             created_at=now,
         )
         mine: list[Delivery] = []
-        if Channel.EMAIL in outbound and user.email:
-            content = render_email(
-                template=outgoing.email_template,
-                notification=rendered,
-                data=outgoing.data,
-                organization_name=organization.name,
-                recipient_name=user.get_full_name() or user.get_username(),
-                priority=outgoing.priority,
-            )
+        for spec in outbound:
+            address = addresses.get(spec.key, {}).get(user.pk)
+            if address is None:
+                continue  # an organization-wide channel, or this user cannot be reached on it
             mine.append(
                 delivery(
                     notification=notification,
                     user=user,
-                    channel=DeliveryChannel.EMAIL,
-                    recipient=user.email,
-                    content=content,
+                    channel=spec.key,
+                    recipient=address,
+                    content=spec.render(outgoing, user=user),
                 )
             )
-        if Channel.SMS in outbound and user.pk in phones:
-            mine.append(
-                delivery(
-                    notification=notification,
-                    user=user,
-                    channel=DeliveryChannel.SMS,
-                    recipient=phones[user.pk],
-                    content={"text": render_sms(rendered)},
-                )
-            )
-        notification.channels = [Channel.IN_APP, *(d.channel for d in mine)]
-        if Channel.SLACK in outbound:
-            notification.channels.append(Channel.SLACK)
-        if not mine:  # in-app only: delivered on creation
+        notification.channels = [IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization)]
+        if not mine:  # in-app only (organization posts are not the user's): delivered on creation
             notification.status, notification.sent_at = NotificationStatus.SENT, now
         result.notifications.append(notification)
         result.deliveries.extend(mine)
-    if Channel.SLACK in outbound and users:
-        # One post to the organization's channel per event, not one per recipient.
+    for spec in to_organization:
+        # One post to the organization's endpoint per event, not one per recipient.
         result.deliveries.append(
             delivery(
-                channel=DeliveryChannel.SLACK,
-                recipient=mask_secret_url(settings.slack_webhook_url) or "slack",
-                content=render_slack(rendered, organization_name=organization.name, priority=outgoing.priority),
+                channel=spec.key,
+                recipient=spec.endpoint_hint(settings),
+                content=spec.render(outgoing, user=None),
             )
         )
 
@@ -266,7 +238,7 @@ def _fan_out(
             "type": outgoing.type,
             "recipients": len(users),
             "deliveries": len(result.deliveries),
-            "channels": ",".join(outgoing.channels),
+            "channels": ",".join(channels),
             "deferred_until": deferred_until.isoformat() if deferred_until else "",
         },
     )
