@@ -67,6 +67,12 @@ class BackgroundJobSerializer(serializers.ModelSerializer):
             "completed_at",
             "updated_at",
             "updated_by",
+            # The job log (seed 004): item counts of the last run and what triggered the job.
+            "processed",
+            "succeeded",
+            "failed",
+            "trigger",
+            "trigger_id",
         ]
         read_only_fields = fields
 

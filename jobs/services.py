@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from hcm.models import Organization
-from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
+from jobs.models import BackgroundJob, JobPriority, JobStatus, JobTrigger, PausedJobType
 from jobs.registry import get_job_type, job_type_names
 
 logger = logging.getLogger("jobs")
@@ -42,6 +42,8 @@ def job_enqueue(
     run_at: datetime | None = None,
     idempotency_key: str | None = None,
     created_by: str = "system",
+    trigger: str = JobTrigger.SYSTEM,
+    trigger_id: str | None = None,
 ) -> tuple[BackgroundJob, bool]:
     """Validate and queue a job; returns (job, created).
 
@@ -71,6 +73,8 @@ def job_enqueue(
         max_retries=max_retries,
         run_at=run_at,
         idempotency_key=idempotency_key or None,
+        trigger=trigger,
+        trigger_id=trigger_id,
         created_at=now,
         created_by=created_by,
         updated_by=created_by,

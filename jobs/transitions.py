@@ -31,6 +31,12 @@ class AttemptResult:
     traceback: str | None = None
     permanent: bool = False
     retry_after: float | None = None
+    counts: tuple[int, int, int] | None = None  # processed, succeeded, failed
+
+
+def _counts(r: AttemptResult) -> dict[str, int | None]:
+    processed, succeeded, failed = r.counts or (None, None, None)
+    return {"processed": processed, "succeeded": succeeded, "failed": failed}
 
 
 def check_result(result: Any) -> dict[str, Any]:
@@ -126,6 +132,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                 )
                 if decision.gives_up:
                     updated = _held(job).update(
+                        **_counts(r),
                         status=JobStatus.FAILED,
                         error_message=r.error,
                         retry_count=decision.retry_count,
@@ -138,6 +145,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                     message, level, extra = "job failed", logging.WARNING, {"error": r.error}
                 else:
                     updated = _held(job).update(
+                        **_counts(r),
                         status=JobStatus.QUEUED,
                         error_message=r.error,
                         retry_count=decision.retry_count,
@@ -183,6 +191,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
 _COMPLETE_SQL = """
 UPDATE background_jobs
    SET status = 'completed', result = v.column4, completed_at = v.column5, progress = 100,
+       processed = v.column6, succeeded = v.column7, failed = v.column8,
        error_message = NULL, next_retry_at = NULL, locked_by = NULL, lease_expires_at = NULL,
        updated_at = %s
   FROM (VALUES {rows}) AS v
@@ -197,12 +206,16 @@ def _complete(results: list[AttemptResult], *, now: datetime) -> set[tuple[str, 
     attempt), in one statement; returns the (id, attempt) pairs that applied."""
     adapt = connection.ops.adapt_datetimefield_value
     if connection.vendor == "postgresql":
-        row = "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz)"
+        row = (
+            "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz,"
+            " %s::integer, %s::integer, %s::integer)"
+        )
     else:
-        row = "(%s, %s, %s, %s, %s)"
+        row = "(%s, %s, %s, %s, %s, %s, %s, %s)"
     params: list[Any] = [adapt(now)]
     for r in results:
         params += [r.job.id, r.job.worker_id, r.job.attempt, json.dumps(r.result), adapt(r.finished_at)]
+        params += list(r.counts or (None, None, None))
     with connection.cursor() as cursor:
         cursor.execute(_COMPLETE_SQL.format(rows=", ".join([row] * len(results))), params)
         return {(job_id, attempt) for job_id, attempt in cursor.fetchall()}

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from hcm.pagination import paginate
 from hcm.permissions import IsSystemAdmin
 from hcm.ratelimit import enforce_rate_limit
-from jobs.models import BackgroundJob, JobPriority
+from jobs.models import BackgroundJob, JobPriority, JobTrigger
 from jobs.selectors import job_get, job_list, job_stats
 from jobs.serializers import (
     BackgroundJobCreateSerializer,
@@ -67,6 +67,8 @@ class BackgroundJobListView(APIView):
             run_at=data.get("run_at"),
             idempotency_key=data.get("idempotency_key") or None,
             created_by=request.user.get_username(),
+            trigger=JobTrigger.USER,
+            trigger_id=request.user.get_username(),
         )
         # The same idempotency key again: the job it created, 200 instead of 201.
         return Response(

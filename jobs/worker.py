@@ -597,6 +597,7 @@ class Worker:
             traceback=trace,
             permanent=permanent,
             retry_after=retry_after,
+            counts=ctx.counts,
         )
 
     # --- waking up on PostgreSQL ---------------------------------------------------------

@@ -37,7 +37,9 @@ def notification_send(ctx: JobContext) -> dict:
 def notification_digest(ctx: JobContext) -> dict:
     """Queue the digest emails that are due (one organization, or all); idempotent."""
     organization_id = ctx.payload.get("organization_id") or ctx.job.organization_id
-    return digests_create_due(organization_id=organization_id)
+    result = digests_create_due(organization_id=organization_id)
+    ctx.set_counts(processed=result["organizations"], succeeded=result["organizations"], failed=0)
+    return result
 
 
 def _purge_read_notifications() -> int:

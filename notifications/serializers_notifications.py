@@ -23,6 +23,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "priority",
             "channels",
             "status",
+            "delivery_status",
             "read_at",
             "sent_at",
             "metadata",

@@ -32,7 +32,8 @@ class CleanupStepsFailed(Exception):
 def cleanup(ctx: JobContext) -> dict:
     """Delete expired job rows, old log archives and temp files (service-wide).
 
-    - `expired_data`: finished jobs past retention and their attempt rows, worker rows
+    - `expired_data`: finished jobs past retention and their attempt rows, attempt rows
+      older than JOBS_RETENTION_ATTEMPT_DAYS (reported as `old_job_attempts`), worker rows
       unseen for 7 days, and every step registered for "expired_data".
     - `old_logs`: *.gz log archives in LOG_DIR past JOBS_RETENTION_COMPLETED_DAYS, and every
       step registered for "old_logs".
@@ -40,7 +41,7 @@ def cleanup(ctx: JobContext) -> dict:
 
     Result: `records_deleted` {kind: rows, …} from the deletes' own counts (every kind that
     ran, zeros included), `files_deleted`, `bytes_freed` (sizes of the deleted files),
-    `duration_ms`.
+    `duration_ms`. Job log counts: one item per rule run (processed / succeeded / failed).
     """
     started = time.perf_counter()
     kind = ctx.payload["type"]
@@ -49,22 +50,30 @@ def cleanup(ctx: JobContext) -> dict:
     records: dict[str, int] = {}
     files = FilesDeleted()
     failed_steps: list[str] = []
+    rules = 0
     for i, current in enumerate(kinds):
         if current == "expired_data":
             # Between batches: stop here if the job was cancelled.
             at = partial(ctx.set_progress, int(100 * i / len(kinds)))
             records.update(retention.delete_expired_jobs(now=now, after_batch=at))
+            records["old_job_attempts"] = retention.delete_old_attempts(now=now, after_batch=at)
             records["worker_heartbeats"] = retention.delete_stale_heartbeats(now=now)
+            rules += 3
         elif current == "old_logs":
             files += delete_files_older_than(
                 Path(settings.LOG_DIR), cutoff=retention.log_archive_cutoff(now), pattern="*.gz"
             )
+            rules += 1
         elif current == "temp_files":
             files += delete_files_older_than(
                 Path(settings.JOBS_TEMP_DIR), cutoff=retention.temp_file_cutoff(now), recursive=True
             )
+            rules += 1
+        rules += len(cleanup_steps(current))
         failed_steps += _run_registered_steps(current, records)
         ctx.set_progress(int(100 * (i + 1) / len(kinds)))
+    # The job log: each rule (built-in or registered step) is one item.
+    ctx.set_counts(processed=rules, succeeded=rules - len(failed_steps), failed=len(failed_steps))
     if failed_steps:
         raise CleanupStepsFailed(f"Cleanup steps failed: {', '.join(failed_steps)} (see the worker log).")
     return {

@@ -80,6 +80,11 @@ class Delivery(models.Model):
     last_error = models.TextField(null=True, blank=True)
     deferred_until = models.DateTimeField(null=True, blank=True)
     job = models.ForeignKey("jobs.BackgroundJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Channel fallback: this delivery (by email) replaces one that failed for good.
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by")
+    # An organization-wide delivery (Slack, Teams, webhook) belongs to no one notification:
+    # the notifications of its event, whose recipients a fallback reaches.
+    event_notification_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -94,6 +99,13 @@ class Delivery(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="dlv_status_valid"),
+            # At most one fallback per notification and channel, however many deliveries
+            # of it failed and however many workers noticed at once.
+            models.UniqueConstraint(
+                fields=["notification", "channel"],
+                condition=Q(replaces__isnull=False),
+                name="dlv_one_fallback_per_channel",
+            ),
         ]
 
     def __str__(self) -> str:

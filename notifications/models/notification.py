@@ -45,6 +45,13 @@ class Notification(models.Model):
         default=list, blank=True, help_text="Channels used: in_app plus the outbound channels' keys."
     )
     status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    # Delivery state apart from read state: pending → sent | failed, whatever the user did.
+    # `status` shows "read" once read; this keeps saying how the outbound channels went.
+    delivery_status = models.CharField(
+        max_length=10,
+        choices=[(s.value, s.label) for s in NotificationStatus if s != NotificationStatus.READ],
+        default=NotificationStatus.PENDING,
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="The event data.")
     action_url = models.CharField(max_length=500, blank=True, default="")
     read_at = models.DateTimeField(null=True, blank=True)

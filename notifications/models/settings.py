@@ -42,6 +42,7 @@ class NotificationSettings(models.Model):
     email_on_critical_alerts = models.BooleanField(default=True)
     email_on_leave_request = models.BooleanField(default=True)
     email_on_payroll_processed = models.BooleanField(default=True)
+    email_on_job_failed = models.BooleanField(default=True)
 
     sms_enabled = models.BooleanField(default=False)
     sms_provider = models.CharField(max_length=20, choices=SmsProvider.choices, null=True, blank=True)
@@ -57,6 +58,11 @@ class NotificationSettings(models.Model):
     slack_webhook_url = EncryptedTextField(null=True, blank=True)
     slack_channel = models.CharField(max_length=80, null=True, blank=True)
     slack_on_critical_alerts = models.BooleanField(default=False)
+    slack_on_job_failed = models.BooleanField(default=False)
+
+    # When an SMS or Slack (any non-email) delivery fails for good, email the recipients who
+    # did not get it by email, if email is on (even with the event's email toggle off).
+    fallback_to_email = models.BooleanField(default=True)
 
     digest_frequency = models.CharField(
         max_length=10,

@@ -9,14 +9,14 @@ import logging
 import secrets
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.models import JobStatus
 from jobs.services import JobStateError, job_enqueue, job_retry
-from notifications.channels.base import DeliveryError, channels, get_channel, scrub
+from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
 from notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -25,6 +25,7 @@ from notifications.models import (
     NotificationStatus,
 )
 from notifications.models.delivery import PENDING_DELIVERY_STATUSES
+from notifications.rendering import GENERIC_TEMPLATE, RenderedNotification
 from notifications.services.notification_settings import notification_settings_get
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         error = credential_free(str(exc), settings)
         final = exc.permanent or gives_up_on_failure
         _record_failure(delivery, error=error, final=final)
+        if final:
+            _fallback_safely(delivery, settings)
         logger.warning(
             "notification delivery failed",
             extra={**log_fields, "error": error, "outcome": "failed" if final else "will_retry"},
@@ -105,6 +108,8 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
     except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
         error = credential_free(f"{type(exc).__name__}: {exc}", settings)
         _record_failure(delivery, error=error, final=gives_up_on_failure)
+        if gives_up_on_failure:
+            _fallback_safely(delivery, settings)
         # Re-raised without its text or traceback: either may quote a credential.
         raise DeliveryRetry(error) from None
     now = timezone.now()
@@ -120,6 +125,84 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         "status": "sent",
         "provider_message_id": provider_id,
     }
+
+
+def _fallback_safely(delivery: Delivery, settings: NotificationSettings) -> None:
+    try:
+        delivery_fallback_to_email(delivery=delivery, settings=settings)
+    except Exception:  # the failure is recorded already; a fallback problem must not hide it
+        logger.exception("email fallback failed", extra={"delivery_id": delivery.pk, "channel": delivery.channel})
+
+
+def delivery_fallback_to_email(*, delivery: Delivery, settings: NotificationSettings) -> list[Delivery]:
+    """Seed 004's "try the next channel": a delivery on another channel failed for good, so
+    its recipients who did not get the notification by email get it by email now — when
+    the organization has email on and fallback_to_email set, even if the event's email
+    toggle is off (that toggle chose another channel, and that channel failed). Each new
+    delivery points to the one it replaces. Returns them."""
+    from notifications.channels.email import EmailChannel
+
+    email = EmailChannel.key
+    if (
+        delivery.channel == email
+        or delivery.digest_run_id
+        or not (settings.fallback_to_email and settings.email_enabled)
+    ):
+        return []
+    ids = [delivery.notification_id] if delivery.notification_id else list(delivery.event_notification_ids or [])
+    emailed = set(
+        Delivery.objects.filter(notification_id__in=ids, channel=email).values_list("notification_id", flat=True)
+    )
+    channel = EmailChannel()
+    created: list[Delivery] = []
+    notifications = (
+        Notification.objects.filter(pk__in=ids).exclude(pk__in=emailed).select_related("user", "organization")
+    )
+    for notification in notifications:
+        user = notification.user
+        if not user.is_active or not user.email:
+            continue
+        message = _outgoing_of(notification)
+        replacement = Delivery(
+            organization_id=notification.organization_id,
+            notification=notification,
+            user=user,
+            event=notification.type,
+            channel=email,
+            recipient=user.email,
+            content=channel.render(message, user=user),
+            replaces=delivery,
+        )
+        try:
+            with transaction.atomic():
+                deliveries_enqueue([replacement], priority=notification.priority, by="fallback")
+        except IntegrityError:
+            continue  # another failed channel of this notification already fell back
+        notification_status_refresh(notification_id=notification.pk)
+        created.append(replacement)
+    if created:
+        logger.info(
+            "notification delivery fell back to email",
+            extra={"delivery_id": delivery.pk, "channel": delivery.channel, "fallbacks": len(created)},
+        )
+    return created
+
+
+def _outgoing_of(notification: Notification) -> Outgoing:
+    """The message as the fan-out had it, rebuilt from the stored notification."""
+    from notifications.events import get_event
+
+    return Outgoing(
+        type=notification.type,
+        priority=notification.priority,
+        rendered=RenderedNotification(
+            title=notification.title, message=notification.message, action_url=notification.action_url
+        ),
+        data=dict(notification.metadata or {}),
+        email_template=notification.type if get_event(notification.type) else GENERIC_TEMPLATE,
+        organization_name=notification.organization.name,
+        organization_id=notification.organization_id,
+    )
 
 
 def credential_free(text: str, settings: NotificationSettings) -> str:
@@ -140,19 +223,26 @@ def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
 
 
 def notification_status_refresh(*, notification_id: str) -> None:
-    """pending while a delivery is queued or deferred, then failed if any failed, else sent.
-    A notification the user has read stays read."""
-    statuses = set(Delivery.objects.filter(notification_id=notification_id).values_list("status", flat=True))
+    """pending while a delivery is queued or deferred, then failed if any failed, else sent:
+    in `delivery_status` always, and in `status` unless the user has read it (read stays read)."""
+    # A failed delivery that a fallback replaced is judged by its replacement.
+    statuses = set(
+        Delivery.objects.filter(notification_id=notification_id, replaced_by__isnull=True).values_list(
+            "status", flat=True
+        )
+    )
     if statuses & set(PENDING_DELIVERY_STATUSES):
         status = NotificationStatus.PENDING
     elif DeliveryStatus.FAILED in statuses:
         status = NotificationStatus.FAILED
     else:
         status = NotificationStatus.SENT
-    pending = Notification.objects.filter(pk=notification_id).exclude(status=NotificationStatus.READ)
+    notification = Notification.objects.filter(pk=notification_id)
+    # Delivery is recorded whether or not the user has read the notification meanwhile.
     if status == NotificationStatus.SENT:
-        pending.filter(sent_at__isnull=True).update(sent_at=timezone.now())
-    pending.update(status=status)
+        notification.filter(sent_at__isnull=True).update(sent_at=timezone.now())
+    notification.update(delivery_status=status)
+    notification.exclude(status=NotificationStatus.READ).update(status=status)
 
 
 def delivery_resendable(delivery: Delivery) -> bool:

@@ -213,7 +213,8 @@ def _fan_out(
             )
         notification.channels = [IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization)]
         if not mine:  # in-app only (organization posts are not the user's): delivered on creation
-            notification.status, notification.sent_at = NotificationStatus.SENT, now
+            notification.status, notification.delivery_status = NotificationStatus.SENT, NotificationStatus.SENT
+            notification.sent_at = now
         result.notifications.append(notification)
         result.deliveries.extend(mine)
     for spec in to_organization:
@@ -223,6 +224,7 @@ def _fan_out(
                 channel=spec.key,
                 recipient=spec.endpoint_hint(settings),
                 content=spec.render(outgoing, user=None),
+                event_notification_ids=[n.id for n in result.notifications],
             )
         )
 
