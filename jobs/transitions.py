@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.context import ClaimedJob
+from jobs.hooks import FailedJob, job_failed
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus
 from jobs.retry import RetryPolicy
 
@@ -114,6 +115,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
     applied = 0
     attempts: list[JobAttempt] = []
     logs: list[tuple[AttemptResult, str, str, int, dict[str, Any]]] = []
+    failed_for_good: list[FailedJob] = []
     with transaction.atomic(savepoint=False):
         completed = [r for r in results if r.outcome == AttemptOutcome.COMPLETED]
         completed_keys = _complete(completed, now=now) if completed else set()
@@ -143,6 +145,16 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                         updated_at=now,
                     )
                     message, level, extra = "job failed", logging.WARNING, {"error": r.error}
+                    if updated:
+                        failed_for_good.append(
+                            FailedJob(
+                                id=job.id,
+                                organization_id=job.organization_id,
+                                job_type=job.job_type,
+                                error=r.error,
+                                attempts=job.attempt,
+                            )
+                        )
                 else:
                     updated = _held(job).update(
                         **_counts(r),
@@ -181,6 +193,8 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
         def log_committed() -> None:
             for r, message, outcome, level, extra in logs:
                 _log(r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, **extra)
+            for failed in failed_for_good:
+                job_failed(failed)
 
         # Logged once committed (also when the caller's transaction holds this one): a
         # line says what the database holds.
@@ -329,6 +343,15 @@ def release_expired_leases(*, policy: RetryPolicy, limit: int = 100) -> int:
         with transaction.atomic():
             if not fence.update(**changes):
                 continue
+            if decision.gives_up:
+                failed = FailedJob(
+                    id=row["id"],
+                    organization_id=row["organization_id"],
+                    job_type=row["job_type"],
+                    error=error,
+                    attempts=row["attempt"],
+                )
+                transaction.on_commit(lambda failed=failed: job_failed(failed))
             started = row["started_at"] or now
             JobAttempt.objects.create(
                 job_id=row["id"],

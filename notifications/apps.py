@@ -7,6 +7,10 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Every channel module registers its Channel class (notifications.channels.base).
+        from jobs.hooks import register_job_failed_hook
         from notifications.channels.base import channels
+        from notifications.services.failure_alerts import on_job_failed
 
         channels()
+        # A job that fails for good alerts its organization (notifications/services/failure_alerts.py).
+        register_job_failed_hook(on_job_failed)

@@ -204,6 +204,14 @@ class PayrollProcessedData(serializers.Serializer):
     pay_date = serializers.DateField(required=False)
 
 
+class JobFailedData(serializers.Serializer):
+    job_id = serializers.CharField(max_length=40)
+    job_type = serializers.CharField(max_length=100)
+    error = serializers.CharField(max_length=2000, allow_blank=True)
+    attempts = serializers.IntegerField(min_value=0)
+    count = serializers.IntegerField(min_value=1, required=False, default=1)
+
+
 # Each event's words and defaults are its template, templates/notifications/<name>.toml
 # (title, message, channels, priority, action_url); the code adds which settings toggle
 # gates each channel and the schema of the event's data.
@@ -266,5 +274,13 @@ register_event(
         toggles={"email": "email_on_payroll_processed", "sms": "sms_on_payroll_processed"},
         data=PayrollProcessedData,
         description="A payroll run was processed.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "job_failed",
+        toggles={"email": "email_on_job_failed", "slack": "slack_on_job_failed"},
+        data=JobFailedData,
+        description="A background job failed for good (sent by the system; at most one per job type per 15 minutes).",
     )
 )

@@ -11,11 +11,16 @@ from jobs.retry import RetryPolicy
 from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
+from notifications.services.failure_alerts import ALERT_JOB_TYPE, job_failure_alert
 from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
 
 
 class NotificationSendPayload(serializers.Serializer):
     delivery_id = serializers.CharField(max_length=40)
+
+
+class JobFailureAlertPayload(serializers.Serializer):
+    job_id = serializers.CharField(max_length=40)
 
 
 class NotificationDigestPayload(serializers.Serializer):
@@ -40,6 +45,12 @@ def notification_digest(ctx: JobContext) -> dict:
     result = digests_create_due(organization_id=organization_id)
     ctx.set_counts(processed=result["organizations"], succeeded=result["organizations"], failed=0)
     return result
+
+
+@job_handler(ALERT_JOB_TYPE, payload=JobFailureAlertPayload, timeout=60, priority="high")
+def job_failure_alert_send(ctx: JobContext) -> dict:
+    """Tell the failed job's organization admins (or the platform operators), throttled."""
+    return job_failure_alert(job_id=ctx.payload["job_id"])
 
 
 def _purge_read_notifications() -> int:

@@ -1,5 +1,6 @@
 from notifications.models.contact import NotificationContact
 from notifications.models.delivery import Delivery, DeliveryStatus, DigestRun
+from notifications.models.failure_alert import JobFailureAlert
 from notifications.models.notification import Notification, NotificationPriority, NotificationStatus
 from notifications.models.settings import NotificationSettings
 
@@ -7,6 +8,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "DigestRun",
+    "JobFailureAlert",
     "Notification",
     "NotificationContact",
     "NotificationPriority",

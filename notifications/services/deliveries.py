@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
-from jobs.models import JobStatus
+from jobs.models import JobStatus, JobTrigger
 from jobs.services import JobStateError, job_enqueue, job_retry
 from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
 from notifications.models import (
@@ -49,7 +49,7 @@ def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) ->
         Delivery.objects.bulk_create(deliveries)
 
 
-def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""):
+def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = "", retry_of: str | None = None):
     job, _ = job_enqueue(
         organization=delivery.organization,
         job_type=SEND_JOB_TYPE,
@@ -58,6 +58,8 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
         run_at=delivery.deferred_until,
         idempotency_key=f"delivery:{delivery.pk}{key_suffix}",
         created_by=by,
+        trigger=JobTrigger.RETRY if retry_of else JobTrigger.SYSTEM,
+        trigger_id=retry_of,
     )
     return job
 
@@ -269,7 +271,13 @@ def delivery_resend(*, delivery: Delivery, by: str) -> Delivery:
         if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             job_retry(job=job, by=by)
         else:  # its job was cleaned up (or never ran): a new one
-            delivery.job = _enqueue(delivery, priority="normal", by=by, key_suffix=f":resend:{secrets.token_hex(4)}")
+            delivery.job = _enqueue(
+                delivery,
+                priority="normal",
+                by=by,
+                key_suffix=f":resend:{secrets.token_hex(4)}",
+                retry_of=delivery.job_id,
+            )
         delivery.save(update_fields=["status", "deferred_until", "job", "updated_at"])
         if delivery.notification_id:
             notification_status_refresh(notification_id=delivery.notification_id)
