@@ -288,6 +288,10 @@ TASKS = {
 
 # --- Notifications (NOTIFICATIONS_*) --------------------------------------------------
 NOTIFICATIONS_SLACK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_SLACK_ALLOWED_HOSTS", [])
+# Extra `host` / `host:port` that Teams webhooks and outbound webhooks may use over plain
+# http or at a private address (operators' proxies, tests' local servers).
+NOTIFICATIONS_TEAMS_ALLOWED_HOSTS = env_list("NOTIFICATIONS_TEAMS_ALLOWED_HOSTS", [])
+NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS", [])
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_HTTP_TIMEOUT = env_float("NOTIFICATIONS_HTTP_TIMEOUT", 5.0)
 # The HR platform's address, e.g. https://hr.example.com: relative action links in email,

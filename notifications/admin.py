@@ -5,12 +5,15 @@ from django.db.models import BooleanField
 from notifications.channels.base import channels
 from notifications.events import event_names, get_event
 from notifications.models import NotificationSettings
+from notifications.services.notification_settings import webhook_secret_new
 from notifications.validators import (
     validate_custom_settings,
     validate_e164,
     validate_header_safe,
     validate_hh_mm,
+    validate_outbound_webhook_url,
     validate_slack_webhook_url,
+    validate_teams_webhook_url,
 )
 
 
@@ -27,6 +30,27 @@ class NotificationSettingsForm(forms.ModelForm):
         help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
     )
     clear_slack_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
+    teams_webhook_url = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        validators=[validate_teams_webhook_url],
+        help_text="Leave empty to keep the stored URL. https://….webhook.office.com/… or a Workflows URL",
+    )
+    clear_teams_webhook_url = forms.BooleanField(required=False, label="Remove the stored Teams URL")
+    webhook_url = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        validators=[validate_outbound_webhook_url],
+        help_text="Leave empty to keep the stored URL. An https endpoint that receives every notification.",
+    )
+    clear_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
+    rotate_webhook_secret = forms.BooleanField(
+        required=False, label="Make a new signing secret (shown once, after saving)"
+    )
 
     _FIELD_RULES = {
         "email_from_name": [validate_header_safe],
@@ -37,7 +61,7 @@ class NotificationSettingsForm(forms.ModelForm):
 
     class Meta:
         model = NotificationSettings
-        exclude: list[str] = []
+        exclude: list[str] = ["webhook_secret"]  # never shown; rotate_webhook_secret makes a new one
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -48,20 +72,30 @@ class NotificationSettingsForm(forms.ModelForm):
     def clean_slack_webhook_url(self) -> str | None:
         return self.cleaned_data.get("slack_webhook_url") or self.instance.slack_webhook_url
 
+    def clean_teams_webhook_url(self) -> str | None:
+        return self.cleaned_data.get("teams_webhook_url") or self.instance.teams_webhook_url
+
+    def clean_webhook_url(self) -> str | None:
+        return self.cleaned_data.get("webhook_url") or self.instance.webhook_url
+
     def clean_custom_settings(self) -> dict:
         value = self.cleaned_data.get("custom_settings")
         return {} if value is None else validate_custom_settings(value)
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("clear_slack_webhook_url"):
-            data["slack_webhook_url"] = None
+        for name in ("slack_webhook_url", "teams_webhook_url", "webhook_url"):
+            if data.get(f"clear_{name}"):
+                data[name] = None
         return data
 
 
 # A credential field is never rendered back: the admin shows its hint and offers to clear it.
 SECRET_FIELD_WIDGETS = {
     "slack_webhook_url": ["slack_webhook_hint", "slack_webhook_url", "clear_slack_webhook_url"],
+    "teams_webhook_url": ["teams_webhook_hint", "teams_webhook_url", "clear_teams_webhook_url"],
+    "webhook_url": ["webhook_url_hint", "webhook_url", "clear_webhook_url"],
+    "webhook_secret": ["webhook_secret_status", "rotate_webhook_secret"],
 }
 
 
@@ -100,6 +134,9 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
     readonly_fields = [
         "id",
         "slack_webhook_hint",
+        "teams_webhook_hint",
+        "webhook_url_hint",
+        "webhook_secret_status",
         "recent_deliveries",
         "created_at",
         "created_by",
@@ -135,6 +172,18 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
     def slack_webhook_hint(self, obj: NotificationSettings) -> str:
         return obj.slack_webhook_hint or "—"
 
+    @admin.display(description="Teams webhook")
+    def teams_webhook_hint(self, obj: NotificationSettings) -> str:
+        return obj.teams_webhook_hint or "—"
+
+    @admin.display(description="Webhook URL")
+    def webhook_url_hint(self, obj: NotificationSettings) -> str:
+        return obj.webhook_url_hint or "—"
+
+    @admin.display(description="Signing secret")
+    def webhook_secret_status(self, obj: NotificationSettings) -> str:
+        return "set (shown only when made)" if obj.webhook_secret else "—"
+
     @admin.display(description="Recent deliveries")
     def recent_deliveries(self, obj: NotificationSettings) -> str:
         from notifications.admin_notifications import recent_deliveries_html
@@ -146,7 +195,13 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
             obj.id = f"ns_{obj.organization_id}"
             obj.created_by = request.user.get_username()
         obj.updated_by = request.user.get_username()
+        fresh = None
+        if form.cleaned_data.get("rotate_webhook_secret") or (obj.webhook_url and not obj.webhook_secret):
+            obj.webhook_secret = fresh = webhook_secret_new()
         super().save_model(request, obj, form, change)
+        if fresh:
+            # The one time the secret is shown: the receiver needs it to check signatures.
+            self.message_user(request, f"New webhook signing secret (copy it now, it is not shown again): {fresh}")
 
 
 # Registers the Notification, Delivery, DigestRun and NotificationContact admins.

@@ -247,6 +247,7 @@ register_event(
             "email": "email_on_critical_alerts",
             "sms": "sms_on_critical_alerts",
             "slack": "slack_on_critical_alerts",
+            "teams": "teams_on_critical_alerts",
         },
         data=CriticalAlertData,
         description="Something needs attention now; bypasses quiet hours.",
@@ -279,7 +280,7 @@ register_event(
 register_event(
     EventType.from_template(
         "job_failed",
-        toggles={"email": "email_on_job_failed", "slack": "slack_on_job_failed"},
+        toggles={"email": "email_on_job_failed", "slack": "slack_on_job_failed", "teams": "teams_on_job_failed"},
         data=JobFailedData,
         description="A background job failed for good (sent by the system; at most one per job type per 15 minutes).",
     )

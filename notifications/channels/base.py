@@ -69,6 +69,9 @@ class Channel:
     # Every event goes out on this channel when it is on (an outbound webhook), instead of
     # the events that name it in their toggles.
     every_event: ClassVar[bool] = False
+    # A delivery that fails for good is replaced by email to its recipients (channel
+    # fallback): for channels that reach people, not for machine endpoints.
+    falls_back_to_email: ClassVar[bool] = True
 
     def available(self, settings: "NotificationSettings") -> bool:
         """On for the organization, and configured enough to try."""

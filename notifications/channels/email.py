@@ -17,6 +17,7 @@ class EmailChannel(Channel):
     key = "email"
     label = "Email"
     order = 10
+    falls_back_to_email = False
     audience = Audience.RECIPIENTS
     master_toggle = "email_enabled"
     settings_fields = ("email_provider", "email_from_address", "email_from_name")

@@ -2,6 +2,8 @@
 answer like any other), no proxies from the environment, and a short timeout."""
 
 import http.client
+import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from notifications.channels.base import DeliveryError
-from notifications.validators import url_is_clean
+from notifications.validators import host_listed, url_is_clean
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_RETRY_AFTER = 60.0
@@ -94,6 +96,26 @@ def classify_http(response: HttpResponse, *, service: str, detail: str | None = 
     if 400 <= status < 500:
         raise DeliveryError(f"{service} refused the message ({status} {detail}).", permanent=True)
     raise DeliveryError(f"{service} failed ({status} {detail}).")
+
+
+def check_public_address(url: str, *, allowed: list[str], service: str) -> None:
+    """Refuse (permanently) a URL whose host resolves to a private, loopback, link-local or
+    otherwise non-public address, unless the host is allowlisted: a webhook must not reach
+    into the network this service runs in (SSRF)."""
+    if host_listed(url, allowed):
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise DeliveryError(f"{service}: cannot resolve {host}.") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if not ip.is_global:
+            raise DeliveryError(
+                f"{service}: {host} resolves to a non-public address ({ip}); nothing was sent.", permanent=True
+            )
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float:

@@ -60,6 +60,18 @@ class NotificationSettings(models.Model):
     slack_on_critical_alerts = models.BooleanField(default=False)
     slack_on_job_failed = models.BooleanField(default=False)
 
+    teams_enabled = models.BooleanField(default=False)
+    # Microsoft Teams incoming webhook / Workflows URL: a credential, like Slack's.
+    teams_webhook_url = EncryptedTextField(null=True, blank=True)
+    teams_on_critical_alerts = models.BooleanField(default=False)
+    teams_on_job_failed = models.BooleanField(default=False)
+
+    # Outbound webhook: every notification event POSTed as JSON to the organization's
+    # HTTPS endpoint, signed with HMAC-SHA256 (webhook_secret, generated here, shown once).
+    webhook_enabled = models.BooleanField(default=False)
+    webhook_url = EncryptedTextField(null=True, blank=True)
+    webhook_secret = EncryptedTextField(null=True, blank=True)
+
     # When an SMS or Slack (any non-email) delivery fails for good, email the recipients who
     # did not get it by email, if email is on (even with the event's email toggle off).
     fallback_to_email = models.BooleanField(default=True)
@@ -94,6 +106,14 @@ class NotificationSettings(models.Model):
     @property
     def slack_webhook_hint(self) -> str | None:
         return mask_secret_url(self.slack_webhook_url)
+
+    @property
+    def teams_webhook_hint(self) -> str | None:
+        return mask_secret_url(self.teams_webhook_url)
+
+    @property
+    def webhook_url_hint(self) -> str | None:
+        return mask_secret_url(self.webhook_url)
 
 
 def mask_secret_url(url: str | None) -> str | None:

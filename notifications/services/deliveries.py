@@ -145,11 +145,10 @@ def delivery_fallback_to_email(*, delivery: Delivery, settings: NotificationSett
     from notifications.channels.email import EmailChannel
 
     email = EmailChannel.key
-    if (
-        delivery.channel == email
-        or delivery.digest_run_id
-        or not (settings.fallback_to_email and settings.email_enabled)
-    ):
+    spec = get_channel(delivery.channel)
+    if spec is None or not spec.falls_back_to_email or delivery.digest_run_id:
+        return []
+    if not (settings.fallback_to_email and settings.email_enabled):
         return []
     ids = [delivery.notification_id] if delivery.notification_id else list(delivery.event_notification_ids or [])
     emailed = set(
