@@ -54,5 +54,5 @@ class EmailChannel(Channel):
                 html=content.get("html") or None,
             )
         except EmailDeliveryError as exc:
-            raise DeliveryError(str(exc), permanent=exc.permanent) from None
+            raise DeliveryError(str(exc), permanent=exc.permanent, retry_after=exc.retry_after) from None
         return sent.message_id

@@ -77,7 +77,9 @@ class SnsProvider(SmsProvider):
         except ImportError:
             raise DeliveryError("SMS provider 'aws_sns' is not configured: install boto3.", permanent=True) from None
         timeout = django_settings.NOTIFICATIONS_HTTP_TIMEOUT
-        client = boto3.client(
+        # A session of its own: boto3's default session is not safe to share between the
+        # worker's threads, and it would keep credentials that were since removed.
+        client = boto3.session.Session().client(
             "sns",
             region_name=django_settings.AWS_REGION,
             endpoint_url=django_settings.AWS_ENDPOINT_URL_SNS or None,

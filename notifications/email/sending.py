@@ -23,9 +23,10 @@ logger = logging.getLogger(__name__)
 class EmailDeliveryError(Exception):
     """The message was not accepted. `permanent` when retrying cannot help."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,12 @@ class SesProvider(MailProvider):
             ) from None
 
     def connection_options(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"region_name": django_settings.AWS_REGION}
+        timeout = django_settings.EMAIL_TIMEOUT
+        params: dict[str, Any] = {
+            "region_name": django_settings.AWS_REGION,
+            # One try per attempt: the job system's retry policy decides, not boto's.
+            "config": {"connect_timeout": timeout, "read_timeout": timeout, "retries": {"max_attempts": 1}},
+        }
         if django_settings.AWS_ENDPOINT_URL_SES:
             params["endpoint_url"] = django_settings.AWS_ENDPOINT_URL_SES
         return {"client_params": params}
@@ -197,5 +203,15 @@ def _anymail_error(exc: Exception) -> EmailDeliveryError:
     """An ESP's refusal, classified like every channel's: 4xx permanent (429 retried),
     5xx and network errors retried."""
     status = getattr(exc, "status_code", None)
-    permanent = status is not None and 400 <= status < 500 and status != 429
-    return EmailDeliveryError(f"The email provider refused the message: {exc}", permanent=permanent)
+    code = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # boto3 (SES): the parsed error
+        status = status or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = response.get("Error", {}).get("Code", "")
+    text = str(exc).split("\n", 1)[0]
+    if status == 429 or code in ("Throttling", "ThrottlingException", "TooManyRequestsException"):
+        return EmailDeliveryError(
+            f"The email provider is throttling ({code or status}); retry after 60 s.", retry_after=60.0
+        )
+    permanent = status is not None and 400 <= status < 500
+    return EmailDeliveryError(f"The email provider refused the message: {text}", permanent=permanent)
