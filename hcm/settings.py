@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "django_ratelimit",
+    "django_filters",
     # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
     # files (the sidecar ships the Swagger UI and ReDoc bundles: no CDN).
     "drf_spectacular",
@@ -109,17 +110,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------
 # Rate limits must hold across several web processes, so the cache is never per-process:
 # Redis when REDIS_URL is set, otherwise a table in the database (created by migrate).
+# Two aliases: "default" for what the service caches (cache_flush clears it, only under
+# its KEY_PREFIX, or one organization's prefix within it) and "ratelimit" for the
+# rate-limit counters, which no job can flush.
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "hcm")
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    _redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    CACHES = {
+        "default": {**_redis, "KEY_PREFIX": CACHE_KEY_PREFIX},
+        "ratelimit": {**_redis, "KEY_PREFIX": f"{CACHE_KEY_PREFIX}-ratelimit"},
+    }
 else:
     CACHES = {
         "default": {
             "BACKEND": "hcm.cache.AtomicDatabaseCache",
             "LOCATION": "hcm_cache",
-        }
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        },
+        "ratelimit": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_ratelimit"},
     }
-RATELIMIT_USE_CACHE = "default"
+RATELIMIT_USE_CACHE = "ratelimit"
 # django-ratelimit only knows memcached/Redis as atomic; hcm.cache.AtomicDatabaseCache's
 # incr() is a locked read-modify-write in one transaction, which is what the check wants.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
@@ -146,6 +157,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hcm.errors.api_exception_handler",
+    # Lists answer {"items", "total", "skip", "limit"}; writes spend per-user rate limits.
+    "DEFAULT_PAGINATION_CLASS": "hcm.pagination.SkipLimitPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["hcm.throttles.UserRateLimitThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # hcm.openapi.AutoSchema adds the shared error responses to every operation.
     "DEFAULT_SCHEMA_CLASS": "hcm.openapi.AutoSchema",
@@ -158,7 +172,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Per-organization notification settings, in-app notifications and background jobs. "
         "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
-        "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field."
+        "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field.\n\n"
+        "**Roles.** Every user belongs to one organization as `system_admin` (everything under "
+        "`/api/system/`) or `member` (their own notification center). Data is always the caller's "
+        "organization's: another organization's object is a 404.\n\n"
+        "**Scopes.** Job types act on one organization's data (`organization`: email_send, cleanup, "
+        "cache_flush), on what all organizations share (`service`: db_optimize, log_rotate, service-wide "
+        "cleanup and cache_flush, service-wide pauses and schedules — platform operators only, a superuser or "
+        "a user with the `hcm.operate_platform` permission; others get 403), or are `internal` "
+        "(notification_send, notification_digest, django_task, noop: never offered by the API)."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -191,6 +213,10 @@ RATE_LIMITS = {
     # Not in the seeds: each call can fan out to every user of an organization.
     "notification_create": env_str("RATE_LIMIT_NOTIFICATION_CREATE", "60/m"),
     "notification_event": env_str("RATE_LIMIT_NOTIFICATION_EVENT", "120/m"),
+    "job_schedule_write": env_str("RATE_LIMIT_SCHEDULE_WRITE", "30/m"),
+    "job_type_pause": env_str("RATE_LIMIT_JOB_TYPE_PAUSE", "20/m"),
+    # Every other write (mark read, delete a notification, set a phone number, …).
+    "api_write": env_str("RATE_LIMIT_API_WRITE", "300/m"),
 }
 
 # --- Email ----------------------------------------------------------------------------

@@ -10,14 +10,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone as dj_timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
+from hcm.permissions import is_platform_operator
 from jobs.cron import next_tick, timezone_get
 from jobs.models import JobPriority, JobSchedule
 from jobs.registry import job_type_names
@@ -68,9 +70,10 @@ class JobScheduleForm(forms.ModelForm):
                 cron_expression=data.get("cron_expression", ""),
                 timezone=data.get("timezone", ""),
                 priority=None if priority in (None, "") else JobPriority(int(priority)).label,
+                organization_id=data["organization"].pk if data.get("organization") else None,
             )
-        except serializers.ValidationError as exc:
-            for field, detail in exc.detail.items():
+        except InvalidInput as exc:
+            for field, detail in exc.errors.items():
                 self.add_error(field if field in self.fields else None, _messages(detail))
             return data
         data.update(payload=clean["payload"], cron_expression=clean["cron_expression"])
@@ -142,7 +145,20 @@ class JobScheduleAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{} ({})</li>", ((t.astimezone(tz).isoformat(), obj.timezone) for t in ticks)),
         )
 
+    def has_change_permission(self, request: HttpRequest, obj: JobSchedule | None = None) -> bool:
+        # Service-wide schedules act on what every organization shares: platform operators only.
+        if obj is not None and obj.organization_id is None and not is_platform_operator(request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: JobSchedule | None = None) -> bool:
+        if obj is not None and obj.organization_id is None and not is_platform_operator(request.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request: HttpRequest, obj: JobSchedule, form: forms.ModelForm, change: bool) -> None:
+        if form.cleaned_data.get("organization") is None and not is_platform_operator(request.user):
+            raise PermissionDenied("A service-wide schedule is a platform operator's (hcm.operate_platform).")
         values = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS}
         priority = values["priority"]
         values["priority"] = None if priority in (None, "") else JobPriority(int(priority)).label
@@ -169,8 +185,8 @@ class JobScheduleAdmin(admin.ModelAdmin):
         for schedule in queryset:
             try:
                 job = job_schedule_run_now(schedule=schedule, by=request.user.get_username())
-            except serializers.ValidationError as exc:
-                refused.append(f"{schedule.name}: {' '.join(_messages(exc.detail))}")
+            except InvalidInput as exc:
+                refused.append(f"{schedule.name}: {' '.join(_messages(exc.errors))}")
                 continue
             self.log_change(request, schedule, f"Ran now: queued job {job.id}.")
             queued.append(job.id)
@@ -186,8 +202,8 @@ class JobScheduleAdmin(admin.ModelAdmin):
                 job_schedule_update(
                     schedule=schedule, changes={"enabled": enabled}, updated_by=request.user.get_username()
                 )
-            except serializers.ValidationError as exc:
-                refused.append(f"{schedule.name}: {' '.join(_messages(exc.detail))}")
+            except InvalidInput as exc:
+                refused.append(f"{schedule.name}: {' '.join(_messages(exc.errors))}")
                 continue
             self.log_change(request, schedule, "Enabled." if enabled else "Disabled.")
             done += 1

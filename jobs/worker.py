@@ -581,7 +581,7 @@ class Worker:
             if spec is None:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")
             # However the row was written, the handler sees only a payload its schema accepts.
-            ctx.payload = spec.payload_for_run(job.payload)
+            ctx.payload = spec.payload_for_run(job.payload, organization_id=job.organization_id)
             result = check_result(spec.func(ctx))
         except JobAborted as exc:
             outcome = AttemptOutcome.TIMEOUT if exc.reason == "timed out" else AttemptOutcome.CANCELLED

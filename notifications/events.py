@@ -20,6 +20,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
 from notifications.channels.base import IN_APP, channels, get_channel
 from notifications.models import NotificationPriority, NotificationSettings
 
@@ -27,12 +28,8 @@ DATA_MAX_BYTES = 10 * 1024
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 
 
-class InvalidNotification(ValueError):
+class InvalidNotification(InvalidInput, ValueError):
     """Bad input to notify(): `errors` names each bad field, as a 400 response does."""
-
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class EmailSendPayload(serializers.Serializer):
         return attrs
 
 
-@job_handler("email_send", payload=EmailSendPayload, timeout=60, priority="high")
+@job_handler("email_send", scope="organization", payload=EmailSendPayload, timeout=60, priority="high")
 def email_send(ctx: JobContext) -> dict:
     """Send an email (a body, a template rendered with `data`, or neither: plain text made
     from the subject and `data.message`) from the organization.

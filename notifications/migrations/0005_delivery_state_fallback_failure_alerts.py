@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('hcm', '0002_cache_table'),
-        ('jobs', '0007_job_logs'),
+        ('jobs', '0008_job_logs'),
         ('notifications', '0004_channel_registry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -56,11 +56,17 @@ def organization_id_only(organization_id: str | None) -> Organization | None:
     return Organization(pk=organization_id) if organization_id else None
 
 
-def job_failure_alert(*, job_id: str, now: datetime | None = None) -> dict[str, Any]:
-    """Alert about one failed job, or count it into the open window. Returns what it did."""
+def job_failure_alert(
+    *, job_id: str, organization_id: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Alert about one failed job (of `organization_id`'s, when given: an alert job acts
+    in its own organization only), or count it into the open window. Returns what it did."""
     from jobs.models import BackgroundJob, JobStatus
 
-    job = BackgroundJob.objects.select_related("organization").filter(pk=job_id).first()
+    jobs = BackgroundJob.objects.select_related("organization").filter(pk=job_id)
+    if organization_id is not None:
+        jobs = jobs.filter(organization_id=organization_id)
+    job = jobs.first()
     if job is None or job.status != JobStatus.FAILED:
         return {"job_id": job_id, "alerted": False, "reason": "job is gone or no longer failed"}
     if job.job_type in QUIET_JOB_TYPES:

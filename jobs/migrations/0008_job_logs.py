@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0006_available_at_generated'),
+        ('jobs', '0007_available_at_generated'),
     ]
 
     operations = [
