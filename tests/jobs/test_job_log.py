@@ -65,15 +65,17 @@ def test_cleanup__retention_is_configurable(transactional_db, org, tmp_path):
 
 
 def test_trigger__user_schedule_and_system_recorded_and_shown(admin_client, org):
-    response = admin_client.post("/api/system/background-jobs", {"job_type": "noop"}, format="json")
-    assert response.status_code == 201
+    response = admin_client.post(
+        "/api/system/background-jobs", {"job_type": "cache_flush", "payload": {"action": "full"}}, format="json"
+    )
+    assert response.status_code == 201, response.json()
     body = admin_client.get(f"/api/system/background-jobs/{response.json()['id']}").json()
     assert (body["trigger"], body["trigger_id"]) == ("user", "alice")
     assert {"processed", "succeeded", "failed"} <= set(body)
 
     schedule = admin_client.post(
         "/api/system/job-schedules",
-        {"name": "n", "job_type": "noop", "cron_expression": "@daily"},
+        {"name": "n", "job_type": "cache_flush", "payload": {"action": "full"}, "cron_expression": "@daily"},
         format="json",
     ).json()
     from jobs.models import JobSchedule
