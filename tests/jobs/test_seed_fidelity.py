@@ -68,7 +68,7 @@ def test_email_send__seed_payload_saved_through_the_model_runs_like_an_api_job(t
     assert broken.attempts.count() == 1
 
 
-def test_api_job_without_priority__is_medium_even_for_a_high_default_type(admin_client):
+def test_api_job_without_priority__is_medium_even_for_a_high_default_type(admin_client, org):
     response = admin_client.post(
         "/api/system/background-jobs",
         {"job_type": "email_send", "payload": {"to": "a@example.com", "subject": "Hi"}},
@@ -77,7 +77,7 @@ def test_api_job_without_priority__is_medium_even_for_a_high_default_type(admin_
     assert response.status_code == 201, response.json()
     assert response.json()["priority"] == "medium"
     # The type's own default still applies to jobs the system enqueues.
-    job, _ = job_enqueue(organization=None, job_type="email_send", payload={"to": "a@example.com", "subject": "Hi"})
+    job, _ = job_enqueue(organization=org, job_type="email_send", payload={"to": "a@example.com", "subject": "Hi"})
     assert job.priority == JobPriority.HIGH
 
 
