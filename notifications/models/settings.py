@@ -122,4 +122,7 @@ def mask_secret_url(url: str | None) -> str | None:
         return None
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0]
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        # A URL that should never have been stored: show nothing of it but a mask.
+        return MASK
     return f"{scheme}://{host}/{MASK}{url[-4:]}" if len(url) > 12 else MASK

@@ -211,7 +211,8 @@ def credential_free(text: str, settings: NotificationSettings) -> str:
     secrets_: list[str] = []
     for c in channels():
         secrets_ += c.secrets(settings)
-    return scrub(text, secrets_)
+    # PostgreSQL text cannot hold NUL; a provider's answer may.
+    return scrub(text, secrets_).replace("\x00", "\\x00")
 
 
 def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
