@@ -169,7 +169,8 @@ class OrgUpdatedData(serializers.Serializer):
 class CriticalAlertData(serializers.Serializer):
     summary = serializers.CharField(max_length=200)
     details = serializers.CharField(max_length=4000, required=False)
-    source = serializers.CharField(max_length=100, required=False)
+    # The metaclass moves declared fields off the class, so this does not shadow Field.source.
+    source = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
 
 
 class LeaveData(serializers.Serializer):

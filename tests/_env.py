@@ -4,3 +4,6 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("JOBS_RETRY_BASE_SECONDS", "120")
+# PostgreSQL: the test process runs several threads with a connection each (live servers,
+# concurrent callers), more than a web process's default pool of 4.
+os.environ.setdefault("DB_POOL_MAX_SIZE", "16")

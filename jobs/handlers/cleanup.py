@@ -51,7 +51,7 @@ def cleanup(ctx: JobContext) -> dict:
     - `expired_data`: finished jobs past retention and their attempt rows, attempt rows
       older than JOBS_RETENTION_ATTEMPT_DAYS (reported as `old_job_attempts`), and every step
       registered for "expired_data" — the job's organization's rows only; service-wide also
-      worker rows unseen for 7 days.
+      worker rows unseen for 7 days and expired refresh tokens.
     - `old_logs` (service-wide only): this service's log archives in LOG_DIR past
       JOBS_RETENTION_COMPLETED_DAYS, and every step registered for "old_logs".
     - `temp_files`: files in JOBS_TEMP_DIR/<organization id>/ (service-wide: all of
@@ -82,12 +82,12 @@ def cleanup(ctx: JobContext) -> dict:
             # Between batches: stop here if the job was cancelled.
             at = partial(ctx.set_progress, int(100 * i / len(kinds)))
             records.update(retention.delete_expired_jobs(now=now, organization_id=org_id, after_batch=at))
-            records["old_job_attempts"] = retention.delete_old_attempts(
-                now=now, organization_id=org_id, after_batch=at
-            )
+            records["old_job_attempts"] = retention.delete_old_attempts(now=now, organization_id=org_id, after_batch=at)
             rules += 2
             if org_id is None:
                 records["worker_heartbeats"] = retention.delete_stale_heartbeats(now=now)
+                rules += 1
+                records["expired_refresh_tokens"] = retention.delete_expired_refresh_tokens(now=now)
                 rules += 1
         elif current == "old_logs":
             files += delete_files_older_than(

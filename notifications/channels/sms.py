@@ -136,11 +136,13 @@ class SmsChannel(Channel):
     settings_fields = ("sms_provider", "sms_from_number")
 
     def addresses(self, users: list[User], settings: NotificationSettings) -> dict[int, str]:
-        return dict(
-            NotificationContact.objects.filter(user__in=users, phone__isnull=False)
+        return {
+            user_id: phone
+            for user_id, phone in NotificationContact.objects.filter(user__in=users, phone__isnull=False)
             .exclude(phone="")
             .values_list("user_id", "phone")
-        )
+            if phone
+        }
 
     def render(self, message: Outgoing, *, user: User | None) -> dict[str, Any]:
         return {"text": render_sms(message.rendered)}

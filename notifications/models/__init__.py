@@ -1,6 +1,7 @@
 from notifications.models.contact import NotificationContact
 from notifications.models.delivery import Delivery, DeliveryStatus, DigestRun
 from notifications.models.failure_alert import JobFailureAlert
+from notifications.models.mailbox import StoredEmail
 from notifications.models.notification import Notification, NotificationPriority, NotificationStatus
 from notifications.models.settings import NotificationSettings
 
@@ -14,4 +15,5 @@ __all__ = [
     "NotificationPriority",
     "NotificationSettings",
     "NotificationStatus",
+    "StoredEmail",
 ]

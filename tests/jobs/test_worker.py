@@ -30,8 +30,6 @@ postgres_only = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL only")
 sqlite_only = pytest.mark.skipif(POSTGRES, reason="SQLite only")
 
 
-
-
 class WorkerProcess:
     def __init__(self, proc: subprocess.Popen, log: Path) -> None:
         self.proc = proc

@@ -3,6 +3,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hcm.db import use_connection_per_thread
+from hcm.startup import SECRET_KEY_MISSING, secret_key_missing
 from jobs.registry import job_type_names
 from jobs.worker import Worker
 
@@ -57,6 +59,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        if secret_key_missing():
+            raise CommandError(SECRET_KEY_MISSING)
+        use_connection_per_thread()
         job_types = [t.strip() for t in options["job_types"].split(",") if t.strip()]
         unknown = sorted(set(job_types) - set(job_type_names()))
         if unknown:

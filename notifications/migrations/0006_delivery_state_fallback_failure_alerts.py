@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('hcm', '0002_cache_table'),
         ('jobs', '0008_job_logs'),
-        ('notifications', '0004_channel_registry'),
+        ('notifications', '0005_channel_registry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

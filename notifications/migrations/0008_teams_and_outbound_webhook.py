@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0006_job_failure_alerts'),
+        ('notifications', '0007_job_failure_alerts'),
     ]
 
     operations = [

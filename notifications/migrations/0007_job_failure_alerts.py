@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('hcm', '0002_cache_table'),
-        ('notifications', '0005_delivery_state_fallback_failure_alerts'),
+        ('notifications', '0006_delivery_state_fallback_failure_alerts'),
     ]
 
     operations = [

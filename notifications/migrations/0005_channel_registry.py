@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0003_hr_event_toggles'),
+        ('notifications', '0004_hr_event_toggles'),
     ]
 
     operations = [
