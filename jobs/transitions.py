@@ -5,6 +5,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -351,7 +352,7 @@ def release_expired_leases(*, policy: RetryPolicy, limit: int = 100) -> int:
                     error=error,
                     attempts=row["attempt"],
                 )
-                transaction.on_commit(lambda failed=failed: job_failed(failed))
+                transaction.on_commit(partial(job_failed, failed))
             started = row["started_at"] or now
             JobAttempt.objects.create(
                 job_id=row["id"],

@@ -35,7 +35,7 @@ class NotificationSettingsForm(forms.ModelForm):
         max_length=1000,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        validators=[validate_teams_webhook_url],
+        validators=[validate_teams_webhook_url],  # type: ignore[list-item]  # returns the value too
         help_text="Leave empty to keep the stored URL. https://….webhook.office.com/… or a Workflows URL",
     )
     clear_teams_webhook_url = forms.BooleanField(required=False, label="Remove the stored Teams URL")
@@ -44,7 +44,7 @@ class NotificationSettingsForm(forms.ModelForm):
         max_length=1000,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        validators=[validate_outbound_webhook_url],
+        validators=[validate_outbound_webhook_url],  # type: ignore[list-item]  # returns the value too
         help_text="Leave empty to keep the stored URL. An https endpoint that receives every notification.",
     )
     clear_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
@@ -108,7 +108,8 @@ def channel_fieldsets() -> list[tuple[str, dict]]:
         fields = [spec.master_toggle]
         for name in spec.settings_fields:
             fields += SECRET_FIELD_WIDGETS.get(name, [name])
-        event_toggles = [e.toggles[spec.key] for e in (get_event(n) for n in event_names()) if spec.key in e.toggles]
+        events = [e for e in (get_event(n) for n in event_names()) if e is not None]
+        event_toggles = [e.toggles[spec.key] for e in events if spec.key in e.toggles]
         extra = [b for b in booleans if b.startswith(f"{spec.key}_") and b != spec.master_toggle]
         fields += [t for t in dict.fromkeys([*event_toggles, *extra]) if t not in fields]
         sections.append((spec.label, {"fields": fields}))

@@ -37,7 +37,7 @@ def notification_settings_update(
         setattr(settings, field, value)
     if rotate or (settings.webhook_url and not settings.webhook_secret):
         settings.webhook_secret = webhook_secret_new()
-        settings.new_webhook_secret = settings.webhook_secret
+        settings.new_webhook_secret = settings.webhook_secret  # type: ignore[attr-defined]  # this response only
         data["webhook_secret"] = settings.webhook_secret
     settings.updated_by = updated_by
     settings.save(update_fields=[*data.keys(), "updated_by", "updated_at"])
