@@ -371,16 +371,19 @@ class Worker:
         ctx = JobContext(job=job, payload=job.payload, deadline=float("inf"))
         flight = Flight(ctx=ctx, timeout=timeout)
         self._in_flight[flight.key] = flight
-        logger.info(
-            "job started",
-            extra={
-                "job_id": job.id,
-                "job_type": job.job_type,
-                "attempt": job.attempt,
-                "outcome": "processing",
-                "worker": self.worker_id,
-            },
-        )
+        # One line per job at INFO (the outcome, from jobs/transitions.py); the start is
+        # DEBUG, and its fields are not even gathered unless that level is on.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "job started",
+                extra={
+                    "job_id": job.id,
+                    "job_type": job.job_type,
+                    "attempt": job.attempt,
+                    "outcome": "processing",
+                    "worker": self.worker_id,
+                },
+            )
         self._tasks.put(flight)
 
     def _wait(self, timeout: float) -> None:

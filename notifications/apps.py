@@ -8,6 +8,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # Every channel module registers its Channel class (notifications.channels.base).
         from jobs.hooks import register_job_failed_hook
+        from notifications import checks  # noqa: F401  (registers the system checks)
         from notifications.channels.base import channels
         from notifications.services.failure_alerts import on_job_failed
 

@@ -3,6 +3,7 @@ from notifications.models.delivery import Delivery, DeliveryStatus, DigestRun
 from notifications.models.failure_alert import JobFailureAlert
 from notifications.models.mailbox import StoredEmail
 from notifications.models.notification import Notification, NotificationPriority, NotificationStatus
+from notifications.models.preferences import NotificationPreference, PersonalQuietHours, StreamTicket
 from notifications.models.settings import NotificationSettings
 
 __all__ = [
@@ -12,8 +13,11 @@ __all__ = [
     "JobFailureAlert",
     "Notification",
     "NotificationContact",
+    "NotificationPreference",
     "NotificationPriority",
     "NotificationSettings",
     "NotificationStatus",
+    "PersonalQuietHours",
+    "StreamTicket",
     "StoredEmail",
 ]

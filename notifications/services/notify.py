@@ -7,6 +7,7 @@ the outbound deliveries the organization's settings turn on, each sent by a job.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -28,6 +29,7 @@ from notifications.models import (
     NotificationSettings,
     NotificationStatus,
 )
+from notifications.preferences import effective_channels_bulk, personal_quiet_until_bulk
 from notifications.quiet_hours import deferral_until
 from notifications.rendering import (
     GENERIC_TEMPLATE,
@@ -37,6 +39,7 @@ from notifications.rendering import (
 )
 from notifications.services.deliveries import deliveries_enqueue
 from notifications.services.notification_settings import notification_settings_get
+from notifications.unsubscribe import with_unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +175,27 @@ def _fan_out(
         else None
     )
     addresses = {spec.key: spec.addresses(users, settings) for spec in outbound if spec.audience == Audience.RECIPIENTS}
+    # Each person's own choices and quiet hours, read in bulk (one query each, whatever
+    # the number of recipients).
+    reach = effective_channels_bulk(
+        organization=organization,
+        event=outgoing.type,
+        priority=outgoing.priority,
+        channels=channels,
+        users=users,
+    )
+    personal_quiet = (
+        personal_quiet_until_bulk(organization=organization, priority=outgoing.priority, users=users, at=now)
+        if outbound
+        else {}
+    )
 
-    def delivery(**fields: Any) -> Delivery:
+    def delivery(*, until: datetime | None = deferred_until, **fields: Any) -> Delivery:
         return Delivery(
             organization=organization,
             event=outgoing.type,
-            status=DeliveryStatus.DEFERRED if deferred_until else DeliveryStatus.QUEUED,
-            deferred_until=deferred_until,
+            status=DeliveryStatus.DEFERRED if until else DeliveryStatus.QUEUED,
+            deferred_until=until,
             created_at=now,
             **fields,
         )
@@ -186,6 +203,9 @@ def _fan_out(
     rendered = outgoing.rendered
     to_organization = [spec for spec in outbound if spec.audience == Audience.ORGANIZATION] if users else []
     for user in users:
+        chosen = reach[user.pk]
+        # Personal quiet hours apply on top of the organization's: the later end wins.
+        until = max(filter(None, (deferred_until, personal_quiet.get(user.pk))), default=None)
         notification = Notification(
             organization=organization,
             user=user,
@@ -200,22 +220,30 @@ def _fan_out(
         mine: list[Delivery] = []
         for spec in outbound:
             address = addresses.get(spec.key, {}).get(user.pk)
-            if address is None:
-                continue  # an organization-wide channel, or this user cannot be reached on it
+            if address is None or spec.key not in chosen:
+                continue  # organization-wide, unreachable on it, or turned off by the person
+            content = spec.render(outgoing, user=user)
+            if spec.key == "email" and get_event(outgoing.type) is not None:
+                content = with_unsubscribe(content, user=user, event=outgoing.type)
             mine.append(
                 delivery(
+                    until=until,
                     notification=notification,
                     user=user,
                     channel=spec.key,
                     recipient=address,
-                    content=spec.render(outgoing, user=user),
+                    content=content,
                 )
             )
         notification.channels = [IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization)]
         if not mine:  # in-app only (organization posts are not the user's): delivered on creation
             notification.status, notification.delivery_status = NotificationStatus.SENT, NotificationStatus.SENT
             notification.sent_at = now
-        result.notifications.append(notification)
+        if IN_APP in chosen:
+            result.notifications.append(notification)
+        else:  # muted in-app: the outbound messages go without a notification to hang on
+            for d in mine:
+                d.notification = None
         result.deliveries.extend(mine)
     for spec in to_organization:
         # One post to the organization's endpoint per event, not one per recipient.
