@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import timeit
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,8 +46,8 @@ def main() -> None:
         number = max(1, 200_000 // len(text))
         plain = None
         if not name.startswith("hostile"):
-            plain = min(timeit.repeat(lambda t=text: json.loads(t), number=number, repeat=5)) / number
-        limited = min(timeit.repeat(lambda t=text: guarded(t), number=number, repeat=5)) / number
+            plain = min(timeit.repeat(partial(json.loads, text), number=number, repeat=5)) / number
+        limited = min(timeit.repeat(partial(guarded, text), number=number, repeat=5)) / number
         plain_text = f"{plain * 1e3:.3f} ms" if plain is not None else "RecursionError"
         overhead = f"+{limited - plain:.2e} s" if plain is not None else "-"
         print(f"| {name} | {len(text):,} | {plain_text} | {limited * 1e3:.3f} ms | {overhead} |")

@@ -7,6 +7,7 @@ saved.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import exceptions
@@ -27,7 +28,7 @@ class SafeJSONParser(JSONParser):
     surrogates or integers beyond 64 bits. (Django caps the size: DRF reads the body through
     request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes with a 400.)"""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         raw = stream.read()
         try:
             # Always UTF-8, whatever charset the Content-Type names: a client-chosen codec

@@ -282,6 +282,12 @@ EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
 ANYMAIL = {
     "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY"),
 }
+# AWS (SES email, SNS SMS) through boto3: credentials from boto3's usual chain
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role). The endpoint
+# overrides point at a stand-in (tests run moto's server); empty means AWS itself.
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+AWS_ENDPOINT_URL_SES = env_str("AWS_ENDPOINT_URL_SES")
+AWS_ENDPOINT_URL_SNS = env_str("AWS_ENDPOINT_URL_SNS")
 
 # --- i18n / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -344,6 +350,7 @@ JOBS_POLL_INTERVAL = env_float("JOBS_POLL_INTERVAL", 0.05 if _db["ENGINE"].endsw
 JOBS_GRACE_PERIOD = env_float("JOBS_GRACE_PERIOD", 25.0)
 JOBS_RETENTION_COMPLETED_DAYS = env_int("JOBS_RETENTION_COMPLETED_DAYS", 30)
 JOBS_RETENTION_FAILED_DAYS = env_int("JOBS_RETENTION_FAILED_DAYS", 7)
+JOBS_RETENTION_ATTEMPT_DAYS = env_int("JOBS_RETENTION_ATTEMPT_DAYS", 90)
 JOBS_TEMP_DIR = Path(env_str("JOBS_TEMP_DIR", str(VAR_DIR / "tmp")))
 JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
 
@@ -361,6 +368,11 @@ TASKS = {
 
 # --- Notifications (NOTIFICATIONS_*) --------------------------------------------------
 NOTIFICATIONS_SLACK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_SLACK_ALLOWED_HOSTS", [])
+# Extra `host` / `host:port` that Teams webhooks and outbound webhooks may use over plain
+# http or at a private address (operators' proxies, tests' local servers).
+NOTIFICATIONS_CHANNEL_MODULES = env_list("NOTIFICATIONS_CHANNEL_MODULES", [])
+NOTIFICATIONS_TEAMS_ALLOWED_HOSTS = env_list("NOTIFICATIONS_TEAMS_ALLOWED_HOSTS", [])
+NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS", [])
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_HTTP_TIMEOUT = env_float("NOTIFICATIONS_HTTP_TIMEOUT", 5.0)
 # The HR platform's address, e.g. https://hr.example.com: relative action links in email,

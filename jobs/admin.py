@@ -202,11 +202,17 @@ class BackgroundJobAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         "completed_at",
         "updated_at",
         "updated_by",
+        "processed",
+        "succeeded",
+        "failed",
+        "trigger",
+        "trigger_id",
     ]
     fieldsets = [
         (None, {"fields": ["id", "organization", "job_type", "status_badge", "progress_bar"]}),
         ("Settings", {"fields": ["priority", "max_retries", "run_at", "idempotency_key"]}),
         ("Payload and result", {"fields": ["payload_pretty", "result_pretty", "error_pre"]}),
+        ("Job log", {"fields": ["trigger", "trigger_id", "processed", "succeeded", "failed"]}),
         (
             "Worker",
             {"fields": ["attempt", "retry_count", "next_retry_at", "locked_by", "lease_expires_at"]},

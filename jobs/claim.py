@@ -31,7 +31,8 @@ _SET = """
 """
 _RETURNING = """
 RETURNING background_jobs.id, background_jobs.organization_id, background_jobs.job_type, background_jobs.payload,
-          background_jobs.attempt, background_jobs.retry_count, background_jobs.max_retries
+          background_jobs.attempt, background_jobs.retry_count, background_jobs.max_retries,
+          background_jobs.priority, background_jobs.created_at
 """
 
 # The CTE is MATERIALIZED so the locking subquery runs exactly once. Its rows were queued
@@ -103,6 +104,9 @@ def claim_jobs(
         with transaction.atomic(savepoint=False), connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL_SQLITE.format(due=due), [*set_params, *due_params, limit])
             rows = cursor.fetchall()
+    # RETURNING gives rows in storage order, not the subquery's ORDER BY: put the batch
+    # back in claim order (high priority first, then oldest) so the worker runs it so.
+    rows.sort(key=lambda row: (-row[7], row[8], row[0]))
     return [
         ClaimedJob(
             id=row[0],

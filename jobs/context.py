@@ -34,6 +34,13 @@ class JobContext:
     deadline: float  # time.monotonic() after which the job has timed out
     _abort: threading.Event = field(default_factory=threading.Event)
     abort_reason: str = ""
+    # The job log's item counts (set_counts), written with the attempt's outcome.
+    counts: tuple[int, int, int] | None = None
+
+    def set_counts(self, *, processed: int, succeeded: int, failed: int) -> None:
+        """What this run worked through (seed 004's job log): items processed, and how many
+        of them succeeded and failed. Kept with the job whether it completes or fails."""
+        self.counts = (int(processed), int(succeeded), int(failed))
 
     @cached_property
     def organization(self):

@@ -4,7 +4,7 @@ import secrets
 from typing import Any
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from hcm.models import Organization
@@ -42,6 +42,15 @@ class JobPriority(models.IntegerChoices):
         return {p.label: p for p in cls}[name]
 
 
+class JobTrigger(models.TextChoices):
+    """What made the job (seed 004's job log `triggeredBy`); `trigger_id` says which."""
+
+    USER = "user", "A user (trigger_id: the username)"
+    SCHEDULE = "schedule", "A schedule (trigger_id: its id)"
+    SYSTEM = "system", "The system"
+    RETRY = "retry", "A retry of another job (trigger_id: that job's id)"
+
+
 class BackgroundJob(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_job_id, editable=False)
     organization = models.ForeignKey(
@@ -54,13 +63,26 @@ class BackgroundJob(models.Model):
     result = models.JSONField(null=True, blank=True)
     error_message = models.TextField(null=True, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    # The job log (seed 004): what the last run worked through, as its handler counted it
+    # (null for handlers that do not count items), and what triggered the job.
+    processed = models.PositiveIntegerField(null=True, blank=True)
+    succeeded = models.PositiveIntegerField(null=True, blank=True)
+    failed = models.PositiveIntegerField(null=True, blank=True)
+    trigger = models.CharField(max_length=10, choices=JobTrigger.choices, default=JobTrigger.SYSTEM)
+    trigger_id = models.CharField(max_length=150, null=True, blank=True)
 
     retry_count = models.PositiveIntegerField(default=0, help_text="Failed attempts so far.")
     max_retries = models.PositiveSmallIntegerField(default=3)
     run_at = models.DateTimeField(default=timezone.now, help_text="Not before this time.")
     next_retry_at = models.DateTimeField(null=True, blank=True)
-    # max(run_at, next_retry_at): the one column the claim query filters on.
-    available_at = models.DateTimeField(default=timezone.now, editable=False)
+    # max(run_at, next_retry_at), the one column the claim query filters on. The database
+    # derives it, so a run_at or next_retry_at written any way (admin, update(), a raw
+    # INSERT) decides when the job is due.
+    available_at = models.GeneratedField(
+        expression=Case(When(next_retry_at__gt=F("run_at"), then=F("next_retry_at")), default=F("run_at")),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
 
     # Owned by the worker holding the job; every write after the claim is fenced on

@@ -26,6 +26,7 @@ from django.utils.module_loading import autodiscover_modules
 from rest_framework import serializers
 
 from hcm.exceptions import InvalidInput
+from jobs.errors import PermanentJobError
 
 if TYPE_CHECKING:
     from jobs.context import JobContext
@@ -85,6 +86,30 @@ class JobType:
             errors.update({name: ["Unknown field."] for name in unknown})
             raise InvalidInput({"payload": errors})
         return _json_safe(schema.validated_data)
+
+    def payload_for_run(self, payload: Any, *, organization_id: str | None) -> dict[str, Any]:
+        """The payload a handler gets: checked again by the worker, whoever wrote the row
+        (the API, code, the admin, an old release). A payload the schema refuses fails the
+        job for good, naming each bad field; the handler never sees it."""
+        try:
+            return self.validate_payload(payload, scope=job_scope(organization_id))
+        except InvalidInput as exc:
+            raise InvalidPayload(f"Invalid payload: {_error_summary(exc.errors)}") from None
+
+
+class InvalidPayload(PermanentJobError):
+    """A stored payload its job type's schema refuses: retrying cannot help."""
+
+
+def _error_summary(detail: Any, prefix: str = "") -> str:
+    """`{"payload": {"to": ["Bad."]}}` → `payload.to: Bad.`, every field at once."""
+    if isinstance(detail, dict):
+        return "; ".join(_error_summary(v, f"{prefix}.{k}" if prefix else str(k)) for k, v in detail.items())
+    if isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            return f"{prefix}: {' '.join(str(v) for v in detail)}"
+        return "; ".join(_error_summary(v, prefix) for v in detail)
+    return f"{prefix}: {detail}"
 
 
 def _json_safe(data: Any) -> Any:

@@ -5,7 +5,9 @@ job's rules, in one place.
 - failed jobs: JOBS_RETENTION_FAILED_DAYS (7) after completed_at (the time they failed);
 - cancelled jobs: the longer of the two, because a cancellation is an operator's decision
   that is worth keeping at least as long as the runs around it;
-- a job's attempt rows go with the job;
+- a job's attempt rows go with the job, and are kept at most JOBS_RETENTION_ATTEMPT_DAYS
+  (90, seed 004's job-log TTL) after they finished, whatever happens to the job (a
+  recurring job retried for months keeps a bounded log);
 - worker heartbeat rows: 7 days after the worker stopped or was last seen;
 - refresh tokens (and their blacklist entries): once expired;
 - log archives (*.gz in LOG_DIR): JOBS_RETENTION_COMPLETED_DAYS after they were last
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
-from jobs.models import BackgroundJob, JobStatus, WorkerHeartbeat
+from jobs.models import BackgroundJob, JobAttempt, JobStatus, WorkerHeartbeat
 
 HEARTBEAT_RETENTION = timedelta(days=7)
 DELETE_BATCH = 500
@@ -96,4 +98,21 @@ def delete_expired_refresh_tokens(*, now: datetime) -> int:
 def delete_stale_heartbeats(*, now: datetime) -> int:
     cutoff = now - HEARTBEAT_RETENTION
     deleted, _ = WorkerHeartbeat.objects.filter(Q(stopped_at__lt=cutoff) | Q(last_seen_at__lt=cutoff)).delete()
+    return deleted
+
+
+def delete_old_attempts(
+    *, now: datetime, organization_id: str | None = None, after_batch: Callable[[], None] = lambda: None
+) -> int:
+    """Delete attempt rows that finished more than JOBS_RETENTION_ATTEMPT_DAYS ago, in
+    batches: one organization's jobs' (organization_id), or every one's."""
+    cutoff = now - timedelta(days=settings.JOBS_RETENTION_ATTEMPT_DAYS)
+    old = JobAttempt.objects.filter(finished_at__lt=cutoff)
+    if organization_id:
+        old = old.filter(job__organization_id=organization_id)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:DELETE_BATCH]):
+        n, _ = JobAttempt.objects.filter(pk__in=ids).delete()
+        deleted += n
+        after_batch()
     return deleted

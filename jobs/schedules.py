@@ -22,7 +22,7 @@ from django.utils.timezone import now as current_time
 from hcm.exceptions import InvalidInput
 from hcm.models import Organization
 from jobs.cron import InvalidCron, cron_normalize, next_tick, timezone_get
-from jobs.models import BackgroundJob, JobPriority, JobSchedule
+from jobs.models import BackgroundJob, JobPriority, JobSchedule, JobTrigger
 from jobs.registry import get_job_type, job_scope, job_type_names, unknown_job_type_message
 from jobs.services import job_enqueue
 
@@ -215,6 +215,8 @@ def job_schedule_run_now(*, schedule: JobSchedule, by: str) -> BackgroundJob:
         payload=schedule.payload,
         priority=schedule.priority_name,
         created_by=by,
+        trigger=JobTrigger.SCHEDULE,
+        trigger_id=schedule.pk,
     )
     logger.info("schedule run now", extra={**_log_fields(schedule, by=by), "job_id": job.id})
     return job
@@ -284,6 +286,8 @@ def _take_tick(schedule: JobSchedule, *, now: datetime) -> BackgroundJob | None:
                 run_at=tick,
                 idempotency_key=f"schedule:{schedule.pk}:{_iso(tick)}",
                 created_by=f"schedule:{schedule.name}"[:150],
+                trigger=JobTrigger.SCHEDULE,
+                trigger_id=schedule.pk,
             )
         except InvalidInput as exc:
             # The payload no longer fits the job type: this tick is skipped (the schedule

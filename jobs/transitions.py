@@ -5,6 +5,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -12,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.context import ClaimedJob
+from jobs.hooks import FailedJob, job_failed
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus
 from jobs.retry import RetryPolicy
 
@@ -31,6 +33,12 @@ class AttemptResult:
     traceback: str | None = None
     permanent: bool = False
     retry_after: float | None = None
+    counts: tuple[int, int, int] | None = None  # processed, succeeded, failed
+
+
+def _counts(r: AttemptResult) -> dict[str, int | None]:
+    processed, succeeded, failed = r.counts or (None, None, None)
+    return {"processed": processed, "succeeded": succeeded, "failed": failed}
 
 
 def check_result(result: Any) -> dict[str, Any]:
@@ -108,6 +116,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
     applied = 0
     attempts: list[JobAttempt] = []
     logs: list[tuple[AttemptResult, str, str, int, dict[str, Any]]] = []
+    failed_for_good: list[FailedJob] = []
     with transaction.atomic(savepoint=False):
         completed = [r for r in results if r.outcome == AttemptOutcome.COMPLETED]
         completed_keys = _complete(completed, now=now) if completed else set()
@@ -127,6 +136,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                 )
                 if decision.gives_up:
                     updated = _held(job).update(
+                        **_counts(r),
                         status=JobStatus.FAILED,
                         error_message=r.error,
                         retry_count=decision.retry_count,
@@ -137,13 +147,23 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                         updated_at=now,
                     )
                     message, level, extra = "job failed", logging.WARNING, {"error": r.error}
+                    if updated:
+                        failed_for_good.append(
+                            FailedJob(
+                                id=job.id,
+                                organization_id=job.organization_id,
+                                job_type=job.job_type,
+                                error=r.error,
+                                attempts=job.attempt,
+                            )
+                        )
                 else:
                     updated = _held(job).update(
+                        **_counts(r),
                         status=JobStatus.QUEUED,
                         error_message=r.error,
                         retry_count=decision.retry_count,
                         next_retry_at=decision.retry_at,
-                        available_at=decision.retry_at,
                         locked_by=None,
                         lease_expires_at=None,
                         updated_at=now,
@@ -175,6 +195,8 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
         def log_committed() -> None:
             for r, message, outcome, level, extra in logs:
                 _log(r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, **extra)
+            for failed in failed_for_good:
+                job_failed(failed)
 
         # Logged once committed (also when the caller's transaction holds this one): a
         # line says what the database holds.
@@ -185,6 +207,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
 _COMPLETE_SQL = """
 UPDATE background_jobs
    SET status = 'completed', result = v.column4, completed_at = v.column5, progress = 100,
+       processed = v.column6, succeeded = v.column7, failed = v.column8,
        error_message = NULL, next_retry_at = NULL, locked_by = NULL, lease_expires_at = NULL,
        updated_at = %s
   FROM (VALUES {rows}) AS v
@@ -199,12 +222,15 @@ def _complete(results: list[AttemptResult], *, now: datetime) -> set[tuple[str, 
     attempt), in one statement; returns the (id, attempt) pairs that applied."""
     adapt = connection.ops.adapt_datetimefield_value
     if connection.vendor == "postgresql":
-        row = "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz)"
+        row = (
+            "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz, %s::integer, %s::integer, %s::integer)"
+        )
     else:
-        row = "(%s, %s, %s, %s, %s)"
+        row = "(%s, %s, %s, %s, %s, %s, %s, %s)"
     params: list[Any] = [adapt(now)]
     for r in results:
         params += [r.job.id, r.job.worker_id, r.job.attempt, json.dumps(r.result), adapt(r.finished_at)]
+        params += list(r.counts or (None, None, None))
     with connection.cursor() as cursor:
         cursor.execute(_COMPLETE_SQL.format(rows=", ".join([row] * len(results))), params)
         return {(job_id, attempt) for job_id, attempt in cursor.fetchall()}
@@ -314,10 +340,19 @@ def release_expired_leases(*, policy: RetryPolicy, limit: int = 100) -> int:
         if decision.gives_up:
             changes.update(status=JobStatus.FAILED, completed_at=now, next_retry_at=None)
         else:
-            changes.update(status=JobStatus.QUEUED, next_retry_at=decision.retry_at, available_at=decision.retry_at)
+            changes.update(status=JobStatus.QUEUED, next_retry_at=decision.retry_at)
         with transaction.atomic():
             if not fence.update(**changes):
                 continue
+            if decision.gives_up:
+                failed = FailedJob(
+                    id=row["id"],
+                    organization_id=row["organization_id"],
+                    job_type=row["job_type"],
+                    error=error,
+                    attempts=row["attempt"],
+                )
+                transaction.on_commit(partial(job_failed, failed))
             started = row["started_at"] or now
             JobAttempt.objects.create(
                 job_id=row["id"],

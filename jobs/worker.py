@@ -246,6 +246,7 @@ class Worker:
     def _loop(self) -> None:
         failures = 0
         outage = False
+        burst_idle = 0
         while not self.stopping:
             try:
                 claimed = self._tick()
@@ -275,8 +276,14 @@ class Worker:
                 self._sleep(delay)
                 continue
             if self.burst and not claimed and not self._in_flight and self._events.empty():
-                logger.info("burst: nothing due; exiting", extra={"worker": self.worker_id})
-                return
+                # Twice in a row: what the last recorded outcomes enqueued after their commit
+                # (a failure alert, say) was not there yet for the claim in the same tick.
+                burst_idle += 1
+                if burst_idle >= 2:
+                    logger.info("burst: nothing due; exiting", extra={"worker": self.worker_id})
+                    return
+                continue
+            burst_idle = 0
             free = self._capacity() - len(self._in_flight)
             if claimed and free > 0:
                 continue  # took fewer than asked while threads are idle: look again at once
@@ -576,6 +583,8 @@ class Worker:
             spec = get_job_type(job.job_type)
             if spec is None:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")
+            # However the row was written, the handler sees only a payload its schema accepts.
+            ctx.payload = spec.payload_for_run(job.payload, organization_id=job.organization_id)
             result = check_result(spec.func(ctx))
         except JobAborted as exc:
             outcome = AttemptOutcome.TIMEOUT if exc.reason == "timed out" else AttemptOutcome.CANCELLED
@@ -598,6 +607,7 @@ class Worker:
             traceback=trace,
             permanent=permanent,
             retry_after=retry_after,
+            counts=ctx.counts,
         )
 
     # --- waking up on PostgreSQL ---------------------------------------------------------

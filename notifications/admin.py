@@ -2,18 +2,23 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.db.models import BooleanField
 from django.http import HttpRequest, HttpResponse
 
 from hcm.admin_display import ConsoleAdminMixin, titled_boolean_filter, when
 from hcm.models import Organization
+from notifications.channels.base import channels
+from notifications.events import event_names, get_event
 from notifications.models import NotificationSettings
-from notifications.services.notification_settings import notification_settings_get
+from notifications.services.notification_settings import notification_settings_get, webhook_secret_new
 from notifications.validators import (
     validate_custom_settings,
     validate_e164,
     validate_header_safe,
     validate_hh_mm,
+    validate_outbound_webhook_url,
     validate_slack_webhook_url,
+    validate_teams_webhook_url,
 )
 
 
@@ -31,11 +36,33 @@ class NotificationSettingsForm(forms.ModelForm):
     slack_webhook_url = forms.CharField(
         required=False,
         max_length=500,
+        strip=False,  # whitespace in a URL is refused, not silently repaired
         widget=forms.PasswordInput(render_value=False),
         validators=[validate_slack_webhook_url],  # type: ignore[list-item]  # returns the value too
         help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
     )
     clear_slack_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
+    teams_webhook_url = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        validators=[validate_teams_webhook_url],  # type: ignore[list-item]  # returns the value too
+        help_text="Leave empty to keep the stored URL. https://….webhook.office.com/… or a Workflows URL",
+    )
+    clear_teams_webhook_url = forms.BooleanField(required=False, label="Remove the stored Teams URL")
+    webhook_url = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        validators=[validate_outbound_webhook_url],  # type: ignore[list-item]  # returns the value too
+        help_text="Leave empty to keep the stored URL. An https endpoint that receives every notification.",
+    )
+    clear_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
+    rotate_webhook_secret = forms.BooleanField(
+        required=False, label="Make a new signing secret (shown once, after saving)"
+    )
 
     _FIELD_RULES = {
         "email_from_name": [validate_header_safe],
@@ -46,7 +73,7 @@ class NotificationSettingsForm(forms.ModelForm):
 
     class Meta:
         model = NotificationSettings
-        exclude: list[str] = []
+        exclude: list[str] = ["webhook_secret"]  # never shown; rotate_webhook_secret makes a new one
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -59,15 +86,48 @@ class NotificationSettingsForm(forms.ModelForm):
     def clean_slack_webhook_url(self) -> str | None:
         return self.cleaned_data.get("slack_webhook_url") or self.instance.slack_webhook_url
 
+    def clean_teams_webhook_url(self) -> str | None:
+        return self.cleaned_data.get("teams_webhook_url") or self.instance.teams_webhook_url
+
+    def clean_webhook_url(self) -> str | None:
+        return self.cleaned_data.get("webhook_url") or self.instance.webhook_url
+
     def clean_custom_settings(self) -> dict:
         value = self.cleaned_data.get("custom_settings")
         return {} if value is None else validate_custom_settings(value)
 
     def clean(self) -> dict:
         data = super().clean() or {}
-        if data.get("clear_slack_webhook_url"):
-            data["slack_webhook_url"] = None
+        for name in ("slack_webhook_url", "teams_webhook_url", "webhook_url"):
+            if data.get(f"clear_{name}"):
+                data[name] = None
         return data
+
+
+# A credential field is never rendered back: the admin shows its hint and offers to clear it.
+SECRET_FIELD_WIDGETS = {
+    "slack_webhook_url": ["slack_webhook_hint", "slack_webhook_url", "clear_slack_webhook_url"],
+    "teams_webhook_url": ["teams_webhook_hint", "teams_webhook_url", "clear_teams_webhook_url"],
+    "webhook_url": ["webhook_url_hint", "webhook_url", "clear_webhook_url"],
+    "webhook_secret": ["webhook_secret_status", "rotate_webhook_secret"],
+}
+
+
+def channel_fieldsets() -> list[tuple[str, dict]]:
+    """One section per registered channel: its master toggle, its settings, and the event
+    toggles that name it (plus any other on/off setting of the model starting with its key)."""
+    booleans = [f.name for f in NotificationSettings._meta.get_fields() if isinstance(f, BooleanField)]
+    sections = []
+    for spec in channels():
+        fields = [spec.master_toggle]
+        for name in spec.settings_fields:
+            fields += SECRET_FIELD_WIDGETS.get(name, [name])
+        events = [e for e in (get_event(n) for n in event_names()) if e is not None]
+        event_toggles = [e.toggles[spec.key] for e in events if spec.key in e.toggles]
+        extra = [b for b in booleans if b.startswith(f"{spec.key}_") and b != spec.master_toggle]
+        fields += [t for t in dict.fromkeys([*event_toggles, *extra]) if t not in fields]
+        sections.append((spec.label, {"fields": fields}))
+    return sections
 
 
 @admin.register(NotificationSettings)
@@ -88,9 +148,7 @@ class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
         "updated_by",
     ]
     list_filter = [
-        ("email_enabled", titled_boolean_filter("Email")),
-        ("sms_enabled", titled_boolean_filter("SMS")),
-        ("slack_enabled", titled_boolean_filter("Slack")),
+        *((c.master_toggle, titled_boolean_filter(c.label)) for c in channels()),
         "email_provider",
         "digest_frequency",
     ]
@@ -98,70 +156,35 @@ class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "id",
         "slack_webhook_hint",
+        "teams_webhook_hint",
+        "webhook_url_hint",
+        "webhook_secret_status",
         "recent_deliveries",
         "created_at",
         "created_by",
         "updated_at",
         "updated_by",
     ]
-    fieldsets = [
-        (None, {"fields": ["id", "organization"]}),
-        (
-            "Email",
-            {
-                "fields": [
-                    "email_enabled",
-                    "email_provider",
-                    "email_from_address",
-                    "email_from_name",
-                    "email_on_employee_hired",
-                    "email_on_employee_terminated",
-                    "email_on_org_updated",
-                    "email_on_critical_alerts",
-                ]
-            },
-        ),
-        (
-            "SMS",
-            {
-                "fields": [
-                    "sms_enabled",
-                    "sms_provider",
-                    "sms_from_number",
-                    "sms_on_employee_hired",
-                    "sms_on_employee_terminated",
-                    "sms_on_critical_alerts",
-                ]
-            },
-        ),
-        (
-            "Slack",
-            {
-                "fields": [
-                    "slack_enabled",
-                    "slack_webhook_hint",
-                    "slack_webhook_url",
-                    "clear_slack_webhook_url",
-                    "slack_channel",
-                    "slack_on_critical_alerts",
-                ]
-            },
-        ),
-        (
-            "Digest",
-            {
-                "fields": [
-                    "digest_frequency",
-                    "digest_quiet_hours_start",
-                    "digest_quiet_hours_end",
-                    "digest_do_not_disturb",
-                ]
-            },
-        ),
-        ("Advanced", {"fields": ["custom_settings"]}),
-        ("Deliveries", {"fields": ["recent_deliveries"]}),
-        ("Audit", {"fields": ["created_at", "created_by", "updated_at", "updated_by"]}),
-    ]
+
+    def get_fieldsets(self, request, obj: NotificationSettings | None = None) -> list:
+        return [
+            (None, {"fields": ["id", "organization"]}),
+            *channel_fieldsets(),
+            (
+                "Digest",
+                {
+                    "fields": [
+                        "digest_frequency",
+                        "digest_quiet_hours_start",
+                        "digest_quiet_hours_end",
+                        "digest_do_not_disturb",
+                    ]
+                },
+            ),
+            ("Advanced", {"fields": ["custom_settings"]}),
+            ("Deliveries", {"fields": ["recent_deliveries"]}),
+            ("Audit", {"fields": ["created_at", "created_by", "updated_at", "updated_by"]}),
+        ]
 
     def get_readonly_fields(self, request, obj: NotificationSettings | None = None) -> list[str]:
         # The row's id is "ns_" + its organization's id: it cannot move to another one.
@@ -199,6 +222,18 @@ class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
     def slack_webhook_hint(self, obj: NotificationSettings) -> str:
         return obj.slack_webhook_hint or "—"
 
+    @admin.display(description="Teams webhook")
+    def teams_webhook_hint(self, obj: NotificationSettings) -> str:
+        return obj.teams_webhook_hint or "—"
+
+    @admin.display(description="Webhook URL")
+    def webhook_url_hint(self, obj: NotificationSettings) -> str:
+        return obj.webhook_url_hint or "—"
+
+    @admin.display(description="Signing secret")
+    def webhook_secret_status(self, obj: NotificationSettings) -> str:
+        return "set (shown only when made)" if obj.webhook_secret else "—"
+
     @admin.display(description="Recent deliveries")
     def recent_deliveries(self, obj: NotificationSettings) -> str:
         from notifications.admin_notifications import recent_deliveries_html
@@ -210,7 +245,13 @@ class NotificationSettingsAdmin(ConsoleAdminMixin, admin.ModelAdmin):
             obj.id = f"ns_{obj.organization_id}"
             obj.created_by = request.user.get_username()
         obj.updated_by = request.user.get_username()
+        fresh = None
+        if form.cleaned_data.get("rotate_webhook_secret") or (obj.webhook_url and not obj.webhook_secret):
+            obj.webhook_secret = fresh = webhook_secret_new()
         super().save_model(request, obj, form, change)
+        if fresh:
+            # The one time the secret is shown: the receiver needs it to check signatures.
+            self.message_user(request, f"New webhook signing secret (copy it now, it is not shown again): {fresh}")
 
 
 # Registers the Notification, Delivery, DigestRun and NotificationContact admins.

@@ -13,7 +13,8 @@ from django.utils.html import format_html, format_html_join
 from hcm.admin_display import ConsoleAdminMixin, when
 from hcm.audit import audit_log
 from jobs.services import JobStateError
-from notifications.models import Delivery, DeliveryChannel, DigestRun, Notification, NotificationContact
+from notifications.channels.base import channel_choices, channel_keys
+from notifications.models import Delivery, DigestRun, Notification, NotificationContact
 from notifications.services.deliveries import delivery_resend, delivery_resendable
 
 RECENT_DELIVERIES = 10
@@ -72,10 +73,10 @@ class OutboundChannelFilter(admin.SimpleListFilter):
     parameter_name = "channel"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        return list(DeliveryChannel.choices)
+        return channel_choices()
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
-        if self.value() in DeliveryChannel.values:
+        if self.value() in channel_keys():
             return queryset.filter(deliveries__channel=self.value()).distinct()
         return queryset
 

@@ -21,17 +21,11 @@ from typing import Any
 from rest_framework import serializers
 
 from hcm.exceptions import InvalidInput
-from notifications.models import Channel, NotificationPriority, NotificationSettings
+from notifications.channels.base import IN_APP, channels, get_channel
+from notifications.models import NotificationPriority, NotificationSettings
 
 DATA_MAX_BYTES = 10 * 1024
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
-
-# A channel is usable only when its master toggle is on (and, for Slack, a URL is stored).
-CHANNEL_MASTER_TOGGLES: dict[str, str] = {
-    Channel.EMAIL: "email_enabled",
-    Channel.SMS: "sms_enabled",
-    Channel.SLACK: "slack_enabled",
-}
 
 
 class InvalidNotification(InvalidInput, ValueError):
@@ -73,17 +67,20 @@ class EventType:
     def channels(self) -> list[str]:
         """Every channel the event may use (the template's default channels)."""
         if self.default_channels is not None:
-            return [Channel.IN_APP, *(c for c in self.default_channels if c != Channel.IN_APP)]
-        return [Channel.IN_APP, *self.toggles]
+            return [IN_APP, *(c for c in self.default_channels if c != IN_APP)]
+        return [IN_APP, *self.toggles]
 
     def enabled_channels(self, settings: NotificationSettings) -> list[str]:
         """The channels this organization's settings turn on for this event: a default
-        channel whose master toggle and event toggle are both on; in-app always."""
-        return [Channel.IN_APP] + [
+        channel that is available and whose event toggle is on, plus every available
+        channel that carries every event (an outbound webhook); in-app always."""
+        enabled = [
             channel
             for channel in self.channels[1:]
             if channel_available(settings, channel) and getattr(settings, self.toggles[channel])
         ]
+        enabled += [c.key for c in channels() if c.every_event and c.key not in enabled and c.available(settings)]
+        return [IN_APP, *enabled]
 
     def clean_data(self, data: Any) -> dict[str, Any]:
         """The event data, checked against the event's schema; extra keys are kept for
@@ -108,11 +105,12 @@ class EventType:
 
 
 def channel_available(settings: NotificationSettings, channel: str) -> bool:
-    if channel == Channel.IN_APP:
+    """In-app always; another channel when the registry knows it and the organization
+    has it on and configured."""
+    if channel == IN_APP:
         return True
-    if not getattr(settings, CHANNEL_MASTER_TOGGLES[channel]):
-        return False
-    return channel != Channel.SLACK or bool(settings.slack_webhook_url)
+    spec = get_channel(channel)
+    return spec is not None and spec.available(settings)
 
 
 _EVENTS: dict[str, EventType] = {}
@@ -120,7 +118,7 @@ _EVENTS: dict[str, EventType] = {}
 
 def register_event(event: EventType) -> EventType:
     for channel in event.toggles:
-        if channel not in CHANNEL_MASTER_TOGGLES:
+        if get_channel(channel) is None:
             raise ValueError(f"event {event.name!r}: unknown channel {channel!r}")
     for channel in event.channels[1:]:
         if channel not in event.toggles:
@@ -175,6 +173,43 @@ class CriticalAlertData(serializers.Serializer):
     source = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
 
 
+class LeaveData(serializers.Serializer):
+    employee_name = serializers.CharField(max_length=200)
+    employee_id = serializers.CharField(max_length=100, required=False)
+    request_id = serializers.CharField(max_length=100, required=False)
+    leave_type = serializers.CharField(max_length=50, required=False)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("start_date") and attrs.get("end_date") and attrs["end_date"] < attrs["start_date"]:
+            raise serializers.ValidationError({"end_date": ["Must not be before start_date."]})
+        return attrs
+
+
+class LeaveRequestData(LeaveData):
+    reason = serializers.CharField(max_length=1000, required=False)
+
+
+class LeaveApprovedData(LeaveData):
+    approved_by = serializers.CharField(max_length=150, required=False)
+
+
+class PayrollProcessedData(serializers.Serializer):
+    period = serializers.CharField(max_length=100)
+    run_id = serializers.CharField(max_length=100, required=False)
+    employee_count = serializers.IntegerField(min_value=0, required=False)
+    pay_date = serializers.DateField(required=False)
+
+
+class JobFailedData(serializers.Serializer):
+    job_id = serializers.CharField(max_length=40)
+    job_type = serializers.CharField(max_length=100)
+    error = serializers.CharField(max_length=2000, allow_blank=True)
+    attempts = serializers.IntegerField(min_value=0)
+    count = serializers.IntegerField(min_value=1, required=False, default=1)
+
+
 # Each event's words and defaults are its template, templates/notifications/<name>.toml
 # (title, message, channels, priority, action_url); the code adds which settings toggle
 # gates each channel and the schema of the event's data.
@@ -182,7 +217,7 @@ class CriticalAlertData(serializers.Serializer):
 register_event(
     EventType.from_template(
         "employee_hired",
-        toggles={Channel.EMAIL: "email_on_employee_hired", Channel.SMS: "sms_on_employee_hired"},
+        toggles={"email": "email_on_employee_hired", "sms": "sms_on_employee_hired"},
         data=EmployeeHiredData,
         description="An employee was hired.",
     )
@@ -190,7 +225,7 @@ register_event(
 register_event(
     EventType.from_template(
         "employee_terminated",
-        toggles={Channel.EMAIL: "email_on_employee_terminated", Channel.SMS: "sms_on_employee_terminated"},
+        toggles={"email": "email_on_employee_terminated", "sms": "sms_on_employee_terminated"},
         data=EmployeeTerminatedData,
         description="An employee's employment ended.",
     )
@@ -198,7 +233,7 @@ register_event(
 register_event(
     EventType.from_template(
         "org_updated",
-        toggles={Channel.EMAIL: "email_on_org_updated"},
+        toggles={"email": "email_on_org_updated"},
         data=OrgUpdatedData,
         description="The organization's profile or settings changed.",
     )
@@ -207,11 +242,44 @@ register_event(
     EventType.from_template(
         "critical_alert",
         toggles={
-            Channel.EMAIL: "email_on_critical_alerts",
-            Channel.SMS: "sms_on_critical_alerts",
-            Channel.SLACK: "slack_on_critical_alerts",
+            "email": "email_on_critical_alerts",
+            "sms": "sms_on_critical_alerts",
+            "slack": "slack_on_critical_alerts",
+            "teams": "teams_on_critical_alerts",
         },
         data=CriticalAlertData,
         description="Something needs attention now; bypasses quiet hours.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "leave_request",
+        toggles={"email": "email_on_leave_request"},
+        data=LeaveRequestData,
+        description="An employee asked for leave.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "leave_approved",
+        toggles={"sms": "sms_on_leave_approved"},
+        data=LeaveApprovedData,
+        description="A leave request was approved.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "payroll_processed",
+        toggles={"email": "email_on_payroll_processed", "sms": "sms_on_payroll_processed"},
+        data=PayrollProcessedData,
+        description="A payroll run was processed.",
+    )
+)
+register_event(
+    EventType.from_template(
+        "job_failed",
+        toggles={"email": "email_on_job_failed", "slack": "slack_on_job_failed", "teams": "teams_on_job_failed"},
+        data=JobFailedData,
+        description="A background job failed for good (sent by the system; at most one per job type per 15 minutes).",
     )
 )

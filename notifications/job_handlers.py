@@ -9,14 +9,20 @@ from jobs.context import JobContext
 from jobs.errors import PermanentJobError
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
+from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
 from notifications.models import Delivery
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
+from notifications.services.failure_alerts import ALERT_JOB_TYPE, job_failure_alert
 from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
 
 
 class NotificationSendPayload(serializers.Serializer):
     delivery_id = serializers.CharField(max_length=40)
+
+
+class JobFailureAlertPayload(serializers.Serializer):
+    job_id = serializers.CharField(max_length=40)
 
 
 class NotificationDigestPayload(serializers.Serializer):
@@ -44,7 +50,15 @@ def notification_digest(ctx: JobContext) -> dict:
     named, own = ctx.payload.get("organization_id"), ctx.job.organization_id
     if own is not None and named not in (None, own):
         raise PermanentJobError(f"A digest job of organization {own} cannot run another organization's digests.")
-    return digests_create_due(organization_id=own or named)
+    result = digests_create_due(organization_id=own or named)
+    ctx.set_counts(processed=result["organizations"], succeeded=result["organizations"], failed=0)
+    return result
+
+
+@job_handler(ALERT_JOB_TYPE, scope="internal", payload=JobFailureAlertPayload, timeout=60, priority="high")
+def job_failure_alert_send(ctx: JobContext) -> dict:
+    """Tell the failed job's organization admins (or the platform operators), throttled."""
+    return job_failure_alert(job_id=ctx.payload["job_id"], organization_id=ctx.job.organization_id)
 
 
 def _purge_read_notifications(organization_id: str | None) -> int:

@@ -8,14 +8,15 @@ title and message: a send never crashes on a template.
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.template import Context, Engine, engines
 from django.template.backends.django import DjangoTemplates
 
-from notifications.events import EventType
+if TYPE_CHECKING:
+    from notifications.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def absolute_url(url: str) -> str:
     return url
 
 
-def render_event(event: EventType, *, data: dict[str, Any], organization_name: str) -> RenderedNotification:
+def render_event(event: "EventType", *, data: dict[str, Any], organization_name: str) -> RenderedNotification:
     context = {**data, "organization_name": organization_name}
     title = render_string(event.title, context) or event.name.replace("_", " ").capitalize()
     return RenderedNotification(

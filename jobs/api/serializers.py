@@ -62,6 +62,12 @@ class BackgroundJobSerializer(serializers.ModelSerializer):
             "completed_at",
             "updated_at",
             "updated_by",
+            # The job log (seed 004): item counts of the last run and what triggered the job.
+            "processed",
+            "succeeded",
+            "failed",
+            "trigger",
+            "trigger_id",
         ]
         read_only_fields = fields
 
@@ -81,7 +87,9 @@ class BackgroundJobCreateSerializer(StrictSerializer):
     (offered types only), its scope and the payload by the type's own schema."""
 
     job_type = serializers.CharField(max_length=100)
-    priority = ChoiceField(PRIORITY_NAMES, required=False, help_text="Default: the job type's.")
+    # Seed 000: a job posted without a priority is medium. A job type's own default applies
+    # only to jobs the system enqueues (schedules, notifications, maintenance).
+    priority = ChoiceField(PRIORITY_NAMES, required=False, default="medium")
     payload = serializers.JSONField(required=False, allow_null=True, default=dict)
     max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=3)
     run_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; not before this time.")

@@ -35,7 +35,7 @@ from jobs.api.serializers import (
     JobTypeActionSerializer,
     PausedStateSerializer,
 )
-from jobs.models import BackgroundJob
+from jobs.models import BackgroundJob, JobTrigger
 from jobs.registry import SERVICE, get_job_type
 from jobs.selectors import job_stats
 from jobs.services import job_cancel, job_enqueue, job_retry, job_type_pause, job_type_resume
@@ -119,6 +119,8 @@ class BackgroundJobViewSet(
             run_at=data.get("run_at"),
             idempotency_key=data.get("idempotency_key") or None,
             created_by=request.user.get_username(),
+            trigger=JobTrigger.USER,
+            trigger_id=request.user.get_username(),
         )
         # The same idempotency key again: the job it created, 200 instead of 201.
         return Response(

@@ -48,7 +48,8 @@ def cleanup(ctx: JobContext) -> dict:
     """Delete expired job rows, old log archives and temp files: one organization's, or
     (a job without an organization) every organization's.
 
-    - `expired_data`: finished jobs past retention and their attempt rows, and every step
+    - `expired_data`: finished jobs past retention and their attempt rows, attempt rows
+      older than JOBS_RETENTION_ATTEMPT_DAYS (reported as `old_job_attempts`), and every step
       registered for "expired_data" — the job's organization's rows only; service-wide also
       worker rows unseen for 7 days and expired refresh tokens.
     - `old_logs` (service-wide only): this service's log archives in LOG_DIR past
@@ -59,7 +60,7 @@ def cleanup(ctx: JobContext) -> dict:
 
     Result: `records_deleted` {kind: rows, …} from the deletes' own counts (every kind that
     ran, zeros included), `files_deleted`, `bytes_freed` (sizes of the deleted files),
-    `duration_ms`.
+    `duration_ms`. Job log counts: one item per rule run (processed / succeeded / failed).
     """
     started = time.perf_counter()
     kind = ctx.payload["type"]
@@ -75,23 +76,33 @@ def cleanup(ctx: JobContext) -> dict:
     records: dict[str, int] = {}
     files = FilesDeleted()
     failed_steps: list[str] = []
+    rules = 0
     for i, current in enumerate(kinds):
         if current == "expired_data":
             # Between batches: stop here if the job was cancelled.
             at = partial(ctx.set_progress, int(100 * i / len(kinds)))
             records.update(retention.delete_expired_jobs(now=now, organization_id=org_id, after_batch=at))
+            records["old_job_attempts"] = retention.delete_old_attempts(now=now, organization_id=org_id, after_batch=at)
+            rules += 2
             if org_id is None:
                 records["worker_heartbeats"] = retention.delete_stale_heartbeats(now=now)
+                rules += 1
                 records["expired_refresh_tokens"] = retention.delete_expired_refresh_tokens(now=now)
+                rules += 1
         elif current == "old_logs":
             files += delete_files_older_than(
                 Path(settings.LOG_DIR), cutoff=retention.log_archive_cutoff(now), pattern=logfiles.ARCHIVE_GLOB
             )
+            rules += 1
         elif current == "temp_files":
             temp_dir = Path(settings.JOBS_TEMP_DIR) / (org_id or "")
             files += delete_files_older_than(temp_dir, cutoff=retention.temp_file_cutoff(now), recursive=True)
+            rules += 1
+        rules += len(cleanup_steps(current))
         failed_steps += _run_registered_steps(current, records, organization_id=org_id)
         ctx.set_progress(int(100 * (i + 1) / len(kinds)))
+    # The job log: each rule (built-in or registered step) is one item.
+    ctx.set_counts(processed=rules, succeeded=rules - len(failed_steps), failed=len(failed_steps))
     if failed_steps:
         raise CleanupStepsFailed(f"Cleanup steps failed: {', '.join(failed_steps)} (see the worker log).")
     return {

@@ -6,8 +6,9 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from hcm.fields import ChoiceField
+from notifications.channels.base import all_channel_choices
 from notifications.events import DATA_MAX_BYTES
-from notifications.models import Channel, Delivery, Notification, NotificationContact, NotificationPriority
+from notifications.models import Delivery, Notification, NotificationContact, NotificationPriority
 from notifications.validators import validate_e164
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
@@ -24,6 +25,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "priority",
             "channels",
             "status",
+            "delivery_status",
             "read_at",
             "sent_at",
             "metadata",
@@ -59,7 +61,9 @@ class NotificationCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     message = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
     priority = ChoiceField(NotificationPriority.choices, required=False, default="normal")
-    channels = serializers.ListField(child=ChoiceField(Channel.choices), required=False, default=list, max_length=4)
+    channels = serializers.ListField(
+        child=ChoiceField(all_channel_choices()), required=False, default=list, max_length=10
+    )
     action_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
 

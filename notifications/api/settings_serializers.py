@@ -1,5 +1,6 @@
 """Input and output shapes of /api/system/notification-settings."""
 
+from django.db.models import BooleanField
 from rest_framework import serializers
 
 from hcm.fields import ChoiceField
@@ -10,10 +11,14 @@ from notifications.validators import (
     validate_e164,
     validate_header_safe,
     validate_hh_mm,
+    validate_outbound_webhook_url,
     validate_slack_webhook_url,
+    validate_teams_webhook_url,
 )
 
 READ_ONLY_FIELDS = ["id", "organization_id", "created_at", "created_by", "updated_at", "updated_by"]
+# Shown by GET, ignored when a client PUTs back what it got.
+OUTPUT_ONLY_FIELDS = {"slack_webhook_configured", "webhook_secret_configured", "webhook_secret"}
 
 
 class NotificationSettingsSerializer(serializers.ModelSerializer):
@@ -22,6 +27,12 @@ class NotificationSettingsSerializer(serializers.ModelSerializer):
     organization_id = serializers.CharField(read_only=True)
     slack_webhook_url = serializers.CharField(source="slack_webhook_hint", read_only=True, allow_null=True)
     slack_webhook_configured = serializers.SerializerMethodField()
+    teams_webhook_url = serializers.CharField(source="teams_webhook_hint", read_only=True, allow_null=True)
+    webhook_url = serializers.CharField(source="webhook_url_hint", read_only=True, allow_null=True)
+    webhook_secret = serializers.SerializerMethodField(
+        help_text="The signing secret, only in the response that created it (shown once); null otherwise."
+    )
+    webhook_secret_configured = serializers.SerializerMethodField()
 
     class Meta:
         model = NotificationSettings
@@ -29,6 +40,12 @@ class NotificationSettingsSerializer(serializers.ModelSerializer):
 
     def get_slack_webhook_configured(self, obj: NotificationSettings) -> bool:
         return bool(obj.slack_webhook_url)
+
+    def get_webhook_secret(self, obj: NotificationSettings) -> str | None:
+        return getattr(obj, "new_webhook_secret", None)
+
+    def get_webhook_secret_configured(self, obj: NotificationSettings) -> bool:
+        return bool(obj.webhook_secret)
 
 
 class NotificationSettingsUpdateSerializer(serializers.Serializer):
@@ -56,8 +73,20 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     sms_on_critical_alerts = serializers.BooleanField(required=False)
 
     slack_enabled = serializers.BooleanField(required=False)
-    slack_webhook_url = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    # Not trimmed: a URL with whitespace is refused, not silently repaired.
+    slack_webhook_url = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=500, trim_whitespace=False
+    )
     slack_channel = serializers.CharField(required=False, allow_null=True, max_length=80)
+    teams_webhook_url = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=1000, trim_whitespace=False
+    )
+    webhook_url = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=1000, trim_whitespace=False
+    )
+    webhook_rotate_secret = serializers.BooleanField(
+        required=False, help_text="Make a new signing secret; the response shows it once."
+    )
     slack_on_critical_alerts = serializers.BooleanField(required=False)
 
     digest_frequency = ChoiceField(DigestFrequency.choices, required=False, allow_null=True)
@@ -67,10 +96,20 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
 
     custom_settings = serializers.JSONField(required=False)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Every on/off setting of the model (channel master toggles, per-event toggles,
+        # fallback) is writable without being listed here: a new toggle is a model field
+        # and its migration, nothing more.
+        fields = super().get_fields()
+        for model_field in NotificationSettings._meta.get_fields():
+            if isinstance(model_field, BooleanField) and model_field.name not in fields:
+                fields[model_field.name] = serializers.BooleanField(required=False)
+        return fields
+
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields) - set(READ_ONLY_FIELDS) - {"slack_webhook_configured"})
+        unknown = sorted(set(data) - set(self.fields) - set(READ_ONLY_FIELDS) - OUTPUT_ONLY_FIELDS)
         errors: dict = {name: ["Unknown field."] for name in unknown}
         # Read-only fields echoed back by a client that PUTs what it GOT are ignored.
         data = {k: v for k, v in data.items() if k in self.fields}
@@ -90,6 +129,24 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
             # The masked hint sent back unchanged (GET, edit other fields, PUT): keep the URL.
             return instance.slack_webhook_url
         return validate_slack_webhook_url(value)
+
+    def _secret_url(self, value: str | None, *, field: str, hint: str, validate) -> str | None:
+        if not value:
+            return None
+        instance = self.instance
+        if instance is not None and value == getattr(instance, hint):
+            return getattr(instance, field)  # the hint sent back unchanged: keep the URL
+        return validate(value)
+
+    def validate_teams_webhook_url(self, value: str | None) -> str | None:
+        return self._secret_url(
+            value, field="teams_webhook_url", hint="teams_webhook_hint", validate=validate_teams_webhook_url
+        )
+
+    def validate_webhook_url(self, value: str | None) -> str | None:
+        return self._secret_url(
+            value, field="webhook_url", hint="webhook_url_hint", validate=validate_outbound_webhook_url
+        )
 
     def validate_custom_settings(self, value: object) -> dict:
         return validate_custom_settings(value)

@@ -1,1 +1,2 @@
-"""One module per outbound channel; each exposes `send(delivery, settings) -> provider id`."""
+"""Outbound delivery channels: one module per channel, each a registered Channel class
+(notifications.channels.base)."""

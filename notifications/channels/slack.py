@@ -1,61 +1,68 @@
-"""Slack deliveries: one incoming-webhook POST to the organization's stored URL.
+"""Slack: one incoming-webhook POST per notification event to the organization's channel.
 
 The URL is checked against notifications.validators.slack_url_allowed right before the
 request (the allowlist may have changed since it was stored); nothing else is requested.
 """
 
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
-from notifications.channels.base import DeliveryError
-from notifications.channels.http import body_excerpt, http_post, retry_after_seconds
+from hcm.models import User
+from notifications.channels.base import Audience, Channel, DeliveryError, Outgoing, register_channel
+from notifications.channels.http import classify_http, http_post
 from notifications.models import Delivery, NotificationSettings
+from notifications.models.settings import mask_secret_url
+from notifications.rendering import render_slack
 from notifications.validators import slack_url_allowed
 
-PERMANENT_STATUSES = {400, 401, 403, 404, 410}
 
+@register_channel
+class SlackChannel(Channel):
+    key = "slack"
+    label = "Slack"
+    order = 30
+    audience = Audience.ORGANIZATION
+    master_toggle = "slack_enabled"
+    settings_fields = ("slack_webhook_url", "slack_channel")
+    secret_fields = ("slack_webhook_url",)
 
-def send(delivery: Delivery, settings: NotificationSettings) -> str | None:
-    if not settings.slack_enabled:
-        raise DeliveryError("Slack is disabled for this organization.", permanent=True)
-    url = settings.slack_webhook_url
-    if not url:
-        raise DeliveryError("No Slack webhook URL is configured.", permanent=True)
-    if not slack_url_allowed(url):
-        host = urlsplit(url).hostname or "?"
-        raise DeliveryError(
-            f"The stored Slack webhook URL (host {host}) is not allowed: it must be https on hooks.slack.com "
-            "or a host in NOTIFICATIONS_SLACK_ALLOWED_HOSTS. Nothing was sent; update the webhook URL.",
-            permanent=True,
+    def available(self, settings: NotificationSettings) -> bool:
+        return settings.slack_enabled and bool(settings.slack_webhook_url)
+
+    def endpoint_hint(self, settings: NotificationSettings) -> str:
+        return mask_secret_url(settings.slack_webhook_url) or "slack"
+
+    def render(self, message: Outgoing, *, user: User | None) -> dict[str, Any]:
+        return render_slack(message.rendered, organization_name=message.organization_name, priority=message.priority)
+
+    def send(self, delivery: Delivery, settings: NotificationSettings) -> str | None:
+        if not settings.slack_enabled:
+            raise DeliveryError("Slack is disabled for this organization.", permanent=True)
+        url = settings.slack_webhook_url
+        if not url:
+            raise DeliveryError("No Slack webhook URL is configured.", permanent=True)
+        if not slack_url_allowed(url):
+            try:
+                host = urlsplit(url).hostname or "?"
+            except ValueError:
+                host = "?"
+            raise DeliveryError(
+                f"The stored Slack webhook URL (host {host}) is not allowed: it must be https on hooks.slack.com "
+                "or a host in NOTIFICATIONS_SLACK_ALLOWED_HOSTS. Nothing was sent; update the webhook URL.",
+                permanent=True,
+            )
+        payload = dict(delivery.content)
+        if settings.slack_channel:
+            payload["channel"] = settings.slack_channel
+        response = http_post(
+            url,
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=django_settings.NOTIFICATIONS_HTTP_TIMEOUT,
+            service="Slack",
         )
-    payload = dict(delivery.content)
-    if settings.slack_channel:
-        payload["channel"] = settings.slack_channel
-    response = http_post(
-        url,
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        timeout=django_settings.NOTIFICATIONS_HTTP_TIMEOUT,
-        service="Slack",
-    )
-    status = response.status
-    if 200 <= status < 300:
+        classify_http(response, service="Slack")
         return None  # incoming webhooks answer "ok" and no message id
-    detail = body_excerpt(response.body)
-    if status == 429:
-        delay = retry_after_seconds(response.header("Retry-After"))
-        raise DeliveryError(f"Slack rate-limited the webhook (429); retry after {delay:g} s.", retry_after=delay)
-    if 300 <= status < 400:
-        raise DeliveryError(
-            f"Slack answered a redirect ({status}); redirects are not followed. Check the webhook URL.",
-            permanent=True,
-        )
-    if status in (404, 410):
-        raise DeliveryError(
-            f"Slack says the webhook no longer exists ({status} {detail}); update the webhook URL.", permanent=True
-        )
-    if 400 <= status < 500:
-        raise DeliveryError(f"Slack refused the message ({status} {detail}).", permanent=True)
-    raise DeliveryError(f"Slack failed ({status} {detail}).")

@@ -1,4 +1,5 @@
-"""Outbound messages (one row per email / SMS / Slack post) and digest runs."""
+"""Outbound messages (one row per email, SMS, Slack post… — one per channel delivery) and
+digest runs."""
 
 import secrets
 
@@ -8,16 +9,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hcm.models import Organization
+from notifications.channels.base import channel_choices
 
 
 def new_delivery_id() -> str:
     return "dlv_" + secrets.token_hex(8)
-
-
-class DeliveryChannel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    SLACK = "slack", "Slack"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -72,7 +68,8 @@ class Delivery(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     event = models.CharField(max_length=100, help_text="Notification type, or 'digest'.")
-    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    # A key of the channel registry (notifications.channels): the registry is the one list.
+    channel = models.CharField(max_length=10, choices=channel_choices)
     # Email address or phone number; for Slack only a masked hint (the URL is a credential).
     recipient = models.CharField(max_length=255)
     # What is sent, rendered when the event happened: subject/text/html, text, or Slack payload.
@@ -83,6 +80,11 @@ class Delivery(models.Model):
     last_error = models.TextField(null=True, blank=True)
     deferred_until = models.DateTimeField(null=True, blank=True)
     job = models.ForeignKey("jobs.BackgroundJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Channel fallback: this delivery (by email) replaces one that failed for good.
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by")
+    # An organization-wide delivery (Slack, Teams, webhook) belongs to no one notification:
+    # the notifications of its event, whose recipients a fallback reaches.
+    event_notification_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -97,7 +99,13 @@ class Delivery(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="dlv_status_valid"),
-            models.CheckConstraint(condition=Q(channel__in=DeliveryChannel.values), name="dlv_channel_valid"),
+            # At most one fallback per notification and channel, however many deliveries
+            # of it failed and however many workers noticed at once.
+            models.UniqueConstraint(
+                fields=["notification", "channel"],
+                condition=Q(replaces__isnull=False),
+                name="dlv_one_fallback_per_channel",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,13 +31,6 @@ class NotificationPriority(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-class Channel(models.TextChoices):
-    IN_APP = "in_app", "In-app"
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    SLACK = "slack", "Slack"
-
-
 class Notification(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_notification_id, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
@@ -48,8 +41,17 @@ class Notification(models.Model):
     priority = models.CharField(
         max_length=10, choices=NotificationPriority.choices, default=NotificationPriority.NORMAL
     )
-    channels = models.JSONField(default=list, blank=True, help_text="Channels used: in_app plus email/sms/slack.")
+    channels = models.JSONField(
+        default=list, blank=True, help_text="Channels used: in_app plus the outbound channels' keys."
+    )
     status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    # Delivery state apart from read state: pending → sent | failed, whatever the user did.
+    # `status` shows "read" once read; this keeps saying how the outbound channels went.
+    delivery_status = models.CharField(
+        max_length=10,
+        choices=[(s.value, s.label) for s in NotificationStatus if s != NotificationStatus.READ],
+        default=NotificationStatus.PENDING,
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="The event data.")
     action_url = models.CharField(max_length=500, blank=True, default="")
     read_at = models.DateTimeField(null=True, blank=True)

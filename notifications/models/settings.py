@@ -40,6 +40,9 @@ class NotificationSettings(models.Model):
     email_on_employee_terminated = models.BooleanField(default=True)
     email_on_org_updated = models.BooleanField(default=False)
     email_on_critical_alerts = models.BooleanField(default=True)
+    email_on_leave_request = models.BooleanField(default=True)
+    email_on_payroll_processed = models.BooleanField(default=True)
+    email_on_job_failed = models.BooleanField(default=True)
 
     sms_enabled = models.BooleanField(default=False)
     sms_provider = models.CharField(max_length=20, choices=SmsProvider.choices, null=True, blank=True)
@@ -47,12 +50,31 @@ class NotificationSettings(models.Model):
     sms_on_employee_hired = models.BooleanField(default=False)
     sms_on_employee_terminated = models.BooleanField(default=False)
     sms_on_critical_alerts = models.BooleanField(default=False)
+    sms_on_leave_approved = models.BooleanField(default=False)
+    sms_on_payroll_processed = models.BooleanField(default=False)
 
     slack_enabled = models.BooleanField(default=False)
     # A credential: encrypted at rest, never shown whole (see slack_webhook_hint).
     slack_webhook_url = EncryptedTextField(null=True, blank=True)
     slack_channel = models.CharField(max_length=80, null=True, blank=True)
     slack_on_critical_alerts = models.BooleanField(default=False)
+    slack_on_job_failed = models.BooleanField(default=False)
+
+    teams_enabled = models.BooleanField(default=False)
+    # Microsoft Teams incoming webhook / Workflows URL: a credential, like Slack's.
+    teams_webhook_url = EncryptedTextField(null=True, blank=True)
+    teams_on_critical_alerts = models.BooleanField(default=False)
+    teams_on_job_failed = models.BooleanField(default=False)
+
+    # Outbound webhook: every notification event POSTed as JSON to the organization's
+    # HTTPS endpoint, signed with HMAC-SHA256 (webhook_secret, generated here, shown once).
+    webhook_enabled = models.BooleanField(default=False)
+    webhook_url = EncryptedTextField(null=True, blank=True)
+    webhook_secret = EncryptedTextField(null=True, blank=True)
+
+    # When an SMS or Slack (any non-email) delivery fails for good, email the recipients who
+    # did not get it by email, if email is on (even with the event's email toggle off).
+    fallback_to_email = models.BooleanField(default=True)
 
     digest_frequency = models.CharField(
         max_length=10,
@@ -85,6 +107,14 @@ class NotificationSettings(models.Model):
     def slack_webhook_hint(self) -> str | None:
         return mask_secret_url(self.slack_webhook_url)
 
+    @property
+    def teams_webhook_hint(self) -> str | None:
+        return mask_secret_url(self.teams_webhook_url)
+
+    @property
+    def webhook_url_hint(self) -> str | None:
+        return mask_secret_url(self.webhook_url)
+
 
 def mask_secret_url(url: str | None) -> str | None:
     """`https://hooks.slack.com/services/T0/B0/abcd1234` → `https://hooks.slack.com/…1234`."""
@@ -92,4 +122,7 @@ def mask_secret_url(url: str | None) -> str | None:
         return None
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0]
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        # A URL that should never have been stored: show nothing of it but a mask.
+        return MASK
     return f"{scheme}://{host}/{MASK}{url[-4:]}" if len(url) > 12 else MASK

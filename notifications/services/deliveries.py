@@ -7,40 +7,30 @@ retries for a transient one).
 
 import logging
 import secrets
-from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
-from jobs.models import JobStatus
+from jobs.models import JobStatus, JobTrigger
 from jobs.services import JobStateError, job_enqueue, job_retry
-from notifications.channels import email as email_channel
-from notifications.channels import slack as slack_channel
-from notifications.channels import sms as sms_channel
-from notifications.channels.base import DeliveryError
+from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
 from notifications.models import (
     Delivery,
-    DeliveryChannel,
     DeliveryStatus,
     Notification,
     NotificationSettings,
     NotificationStatus,
 )
 from notifications.models.delivery import PENDING_DELIVERY_STATUSES
+from notifications.rendering import GENERIC_TEMPLATE, RenderedNotification
 from notifications.services.notification_settings import notification_settings_get
 
 logger = logging.getLogger(__name__)
 
 SEND_JOB_TYPE = "notification_send"
-
-SENDERS: dict[str, Callable[[Delivery, NotificationSettings], str | None]] = {
-    DeliveryChannel.EMAIL: email_channel.send,
-    DeliveryChannel.SMS: sms_channel.send,
-    DeliveryChannel.SLACK: slack_channel.send,
-}
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
 _JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
@@ -59,7 +49,7 @@ def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) ->
         Delivery.objects.bulk_create(deliveries)
 
 
-def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""):
+def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = "", retry_of: str | None = None):
     job, _ = job_enqueue(
         organization=delivery.organization,
         job_type=SEND_JOB_TYPE,
@@ -68,6 +58,8 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
         run_at=delivery.deferred_until,
         idempotency_key=f"delivery:{delivery.pk}{key_suffix}",
         created_by=by,
+        trigger=JobTrigger.RETRY if retry_of else JobTrigger.SYSTEM,
+        trigger_id=retry_of,
     )
     return job
 
@@ -93,23 +85,35 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         "organization_id": delivery.organization_id,
         "event": delivery.event,
     }
+    channel = get_channel(delivery.channel)
     try:
-        provider_id = SENDERS[delivery.channel](delivery, settings)
+        if channel is None:
+            raise DeliveryError(f"Unknown channel {delivery.channel!r} (not registered).", permanent=True)
+        provider_id = channel.send(delivery, settings)
     except DeliveryError as exc:
+        # Whatever the provider or a library put in the message, no credential leaves here:
+        # not into the delivery row, the job's error, its attempt log, the log file or the admin.
+        error = credential_free(str(exc), settings)
         final = exc.permanent or gives_up_on_failure
-        _record_failure(delivery, error=str(exc), final=final)
+        _record_failure(delivery, error=error, final=final)
+        if final:
+            _fallback_safely(delivery, settings)
         logger.warning(
             "notification delivery failed",
-            extra={**log_fields, "error": str(exc), "outcome": "failed" if final else "will_retry"},
+            extra={**log_fields, "error": error, "outcome": "failed" if final else "will_retry"},
         )
         if exc.permanent:
-            raise PermanentJobError(str(exc)) from None
+            raise PermanentJobError(error) from None
         if exc.retry_after is not None:
-            raise RetryJobAfter(str(exc), delay_seconds=exc.retry_after) from None
-        raise DeliveryRetry(str(exc)) from None
+            raise RetryJobAfter(error, delay_seconds=exc.retry_after) from None
+        raise DeliveryRetry(error) from None
     except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
-        _record_failure(delivery, error=f"{type(exc).__name__}: {exc}", final=gives_up_on_failure)
-        raise
+        error = credential_free(f"{type(exc).__name__}: {exc}", settings)
+        _record_failure(delivery, error=error, final=gives_up_on_failure)
+        if gives_up_on_failure:
+            _fallback_safely(delivery, settings)
+        # Re-raised without its text or traceback: either may quote a credential.
+        raise DeliveryRetry(error) from None
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
@@ -125,6 +129,92 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
     }
 
 
+def _fallback_safely(delivery: Delivery, settings: NotificationSettings) -> None:
+    try:
+        delivery_fallback_to_email(delivery=delivery, settings=settings)
+    except Exception:  # the failure is recorded already; a fallback problem must not hide it
+        logger.exception("email fallback failed", extra={"delivery_id": delivery.pk, "channel": delivery.channel})
+
+
+def delivery_fallback_to_email(*, delivery: Delivery, settings: NotificationSettings) -> list[Delivery]:
+    """Seed 004's "try the next channel": a delivery on another channel failed for good, so
+    its recipients who did not get the notification by email get it by email now — when
+    the organization has email on and fallback_to_email set, even if the event's email
+    toggle is off (that toggle chose another channel, and that channel failed). Each new
+    delivery points to the one it replaces. Returns them."""
+    from notifications.channels.email import EmailChannel
+
+    email = EmailChannel.key
+    spec = get_channel(delivery.channel)
+    if spec is None or not spec.falls_back_to_email or delivery.digest_run_id:
+        return []
+    if not (settings.fallback_to_email and settings.email_enabled):
+        return []
+    ids = [delivery.notification_id] if delivery.notification_id else list(delivery.event_notification_ids or [])
+    emailed = set(
+        Delivery.objects.filter(notification_id__in=ids, channel=email).values_list("notification_id", flat=True)
+    )
+    channel = EmailChannel()
+    created: list[Delivery] = []
+    notifications = (
+        Notification.objects.filter(pk__in=ids).exclude(pk__in=emailed).select_related("user", "organization")
+    )
+    for notification in notifications:
+        user = notification.user
+        if not user.is_active or not user.email:
+            continue
+        message = _outgoing_of(notification)
+        replacement = Delivery(
+            organization_id=notification.organization_id,
+            notification=notification,
+            user=user,
+            event=notification.type,
+            channel=email,
+            recipient=user.email,
+            content=channel.render(message, user=user),
+            replaces=delivery,
+        )
+        try:
+            with transaction.atomic():
+                deliveries_enqueue([replacement], priority=notification.priority, by="fallback")
+        except IntegrityError:
+            continue  # another failed channel of this notification already fell back
+        notification_status_refresh(notification_id=notification.pk)
+        created.append(replacement)
+    if created:
+        logger.info(
+            "notification delivery fell back to email",
+            extra={"delivery_id": delivery.pk, "channel": delivery.channel, "fallbacks": len(created)},
+        )
+    return created
+
+
+def _outgoing_of(notification: Notification) -> Outgoing:
+    """The message as the fan-out had it, rebuilt from the stored notification."""
+    from notifications.events import get_event
+
+    return Outgoing(
+        type=notification.type,
+        priority=notification.priority,
+        rendered=RenderedNotification(
+            title=notification.title, message=notification.message, action_url=notification.action_url
+        ),
+        data=dict(notification.metadata or {}),
+        email_template=notification.type if get_event(notification.type) else GENERIC_TEMPLATE,
+        organization_name=notification.organization.name,
+        organization_id=notification.organization_id,
+    )
+
+
+def credential_free(text: str, settings: NotificationSettings) -> str:
+    """`text` with every channel's stored credentials (webhook URLs, secrets) masked."""
+    secrets_: list[str] = []
+    for c in channels():
+        secrets_ += c.secrets(settings)
+    # PostgreSQL text cannot hold NUL; a provider's answer may.
+    return scrub(text, secrets_).replace("\x00", "\\x00")
+
+
 def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
     changes: dict[str, Any] = {"last_error": error[:2000], "updated_at": timezone.now()}
     if final:
@@ -135,19 +225,26 @@ def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
 
 
 def notification_status_refresh(*, notification_id: str) -> None:
-    """pending while a delivery is queued or deferred, then failed if any failed, else sent.
-    A notification the user has read stays read."""
-    statuses = set(Delivery.objects.filter(notification_id=notification_id).values_list("status", flat=True))
+    """pending while a delivery is queued or deferred, then failed if any failed, else sent:
+    in `delivery_status` always, and in `status` unless the user has read it (read stays read)."""
+    # A failed delivery that a fallback replaced is judged by its replacement.
+    statuses = set(
+        Delivery.objects.filter(notification_id=notification_id, replaced_by__isnull=True).values_list(
+            "status", flat=True
+        )
+    )
     if statuses & set(PENDING_DELIVERY_STATUSES):
         status = NotificationStatus.PENDING
     elif DeliveryStatus.FAILED in statuses:
         status = NotificationStatus.FAILED
     else:
         status = NotificationStatus.SENT
-    pending = Notification.objects.filter(pk=notification_id).exclude(status=NotificationStatus.READ)
+    notification = Notification.objects.filter(pk=notification_id)
+    # Delivery is recorded whether or not the user has read the notification meanwhile.
     if status == NotificationStatus.SENT:
-        pending.filter(sent_at__isnull=True).update(sent_at=timezone.now())
-    pending.update(status=status)
+        notification.filter(sent_at__isnull=True).update(sent_at=timezone.now())
+    notification.update(delivery_status=status)
+    notification.exclude(status=NotificationStatus.READ).update(status=status)
 
 
 def delivery_resendable(delivery: Delivery) -> bool:
@@ -174,7 +271,13 @@ def delivery_resend(*, delivery: Delivery, by: str) -> Delivery:
         if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             job_retry(job=job, by=by)
         else:  # its job was cleaned up (or never ran): a new one
-            delivery.job = _enqueue(delivery, priority="normal", by=by, key_suffix=f":resend:{secrets.token_hex(4)}")
+            delivery.job = _enqueue(
+                delivery,
+                priority="normal",
+                by=by,
+                key_suffix=f":resend:{secrets.token_hex(4)}",
+                retry_of=delivery.job_id,
+            )
         delivery.save(update_fields=["status", "deferred_until", "job", "updated_at"])
         if delivery.notification_id:
             notification_status_refresh(notification_id=delivery.notification_id)

@@ -21,9 +21,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from hcm.models import Organization, User
+from notifications.channels.email import EmailChannel
 from notifications.models import (
     Delivery,
-    DeliveryChannel,
     DeliveryStatus,
     DigestRun,
     Notification,
@@ -104,7 +104,7 @@ def _organization_digests(settings: NotificationSettings, *, now: datetime) -> i
     earliest = period_before(frequency, latest, zone)
     emailed = Delivery.objects.filter(
         notification=OuterRef("pk"),
-        channel=DeliveryChannel.EMAIL,
+        channel=EmailChannel.key,
         status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENT],
     )
     candidates = (
@@ -201,7 +201,7 @@ def _digest_create(
                 digest_run=run,
                 user=user,
                 event=DIGEST_EVENT,
-                channel=DeliveryChannel.EMAIL,
+                channel=EmailChannel.key,
                 recipient=user.email,
                 content=content,
                 status=DeliveryStatus.DEFERRED if deferred_until else DeliveryStatus.QUEUED,

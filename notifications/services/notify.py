@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hcm.models import Organization, Role, User
+from notifications.channels.base import IN_APP, Audience, Outgoing, all_channel_choices, get_channel
 from notifications.events import (
     InvalidNotification,
     channel_available,
@@ -21,26 +22,19 @@ from notifications.events import (
     get_event_or_error,
 )
 from notifications.models import (
-    Channel,
     Delivery,
-    DeliveryChannel,
     DeliveryStatus,
     Notification,
-    NotificationContact,
     NotificationPriority,
     NotificationSettings,
     NotificationStatus,
 )
-from notifications.models.settings import mask_secret_url
-from notifications.preferences import IN_APP, effective_channels_bulk, personal_quiet_until_bulk
+from notifications.preferences import effective_channels_bulk, personal_quiet_until_bulk
 from notifications.quiet_hours import deferral_until
 from notifications.rendering import (
     GENERIC_TEMPLATE,
     RenderedNotification,
-    render_email,
     render_event,
-    render_slack,
-    render_sms,
     safe_action_url,
 )
 from notifications.services.deliveries import deliveries_enqueue
@@ -49,25 +43,11 @@ from notifications.unsubscribe import with_unsubscribe
 
 logger = logging.getLogger(__name__)
 
-OUTBOUND_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.SLACK)
-
 
 @dataclass
 class NotifyResult:
     notifications: list[Notification] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """One message, before it is addressed to anyone."""
-
-    type: str
-    priority: str
-    channels: list[str]
-    rendered: RenderedNotification
-    data: dict[str, Any]
-    email_template: str
 
 
 def notify(
@@ -87,15 +67,23 @@ def notify(
     clean = spec.clean_data(data)
     users = resolve_recipients(organization, recipients)
     settings = notification_settings_get(organization=organization)
-    outgoing = _Outgoing(
+    outgoing = Outgoing(
         type=spec.name,
         priority=spec.priority,
-        channels=spec.enabled_channels(settings),
         rendered=render_event(spec, data=clean, organization_name=organization.name),
         data=clean,
         email_template=spec.name,
+        organization_name=organization.name,
+        organization_id=organization.pk,
     )
-    return _fan_out(organization=organization, settings=settings, users=users, outgoing=outgoing, by=created_by)
+    return _fan_out(
+        organization=organization,
+        settings=settings,
+        users=users,
+        outgoing=outgoing,
+        channels=spec.enabled_channels(settings),
+        by=created_by,
+    )
 
 
 def notification_send_custom(
@@ -117,25 +105,28 @@ def notification_send_custom(
         raise InvalidNotification({"type": [f"{type!r} is an event; send it through /api/system/notification-events."]})
     if priority not in NotificationPriority.values:
         raise InvalidNotification({"priority": [f"Must be one of {', '.join(NotificationPriority.values)}."]})
-    unknown = sorted(set(channels or []) - set(Channel.values))
+    unknown = sorted(set(channels or []) - {key for key, _ in all_channel_choices()})
     if unknown:
         raise InvalidNotification({"channels": [f"Unknown channel(s): {', '.join(unknown)}."]})
     settings = notification_settings_get(organization=organization)
-    wanted = list(dict.fromkeys([Channel.IN_APP, *(channels or [])]))
+    wanted = list(dict.fromkeys([IN_APP, *(channels or [])]))
     unavailable = [c for c in wanted if not channel_available(settings, c)]
     if unavailable:
         raise InvalidNotification({"channels": [f"Not enabled for this organization: {', '.join(unavailable)}."]})
     users = resolve_recipients(organization, recipients)
     rendered = RenderedNotification(title=title[:200], message=message, action_url=safe_action_url(action_url))
-    outgoing = _Outgoing(
+    outgoing = Outgoing(
         type=type,
         priority=priority,
-        channels=wanted,
         rendered=rendered,
         data=dict(metadata or {}),
         email_template=GENERIC_TEMPLATE,
+        organization_name=organization.name,
+        organization_id=organization.pk,
     )
-    return _fan_out(organization=organization, settings=settings, users=users, outgoing=outgoing, by=created_by)
+    return _fan_out(
+        organization=organization, settings=settings, users=users, outgoing=outgoing, channels=wanted, by=created_by
+    )
 
 
 def resolve_recipients(organization: Organization, recipients: Iterable[User | int] | None) -> list[User]:
@@ -169,24 +160,28 @@ def _fan_out(
     organization: Organization,
     settings: NotificationSettings,
     users: list[User],
-    outgoing: _Outgoing,
+    outgoing: Outgoing,
+    channels: list[str],
     by: str,
 ) -> NotifyResult:
+    """One notification per user, plus a delivery per (recipient, channel) for channels
+    that reach people, and one per event for channels that reach the organization."""
     now = timezone.now()
     result = NotifyResult()
-    outbound = [c for c in outgoing.channels if c in OUTBOUND_CHANNELS]
+    outbound = [spec for key in channels if key != IN_APP and (spec := get_channel(key)) is not None]
     deferred_until = (
         deferral_until(settings, priority=outgoing.priority, timezone_name=organization.timezone, at=now)
         if outbound
         else None
     )
+    addresses = {spec.key: spec.addresses(users, settings) for spec in outbound if spec.audience == Audience.RECIPIENTS}
     # Each person's own choices and quiet hours, read in bulk (one query each, whatever
     # the number of recipients).
     reach = effective_channels_bulk(
         organization=organization,
         event=outgoing.type,
         priority=outgoing.priority,
-        channels=outgoing.channels,
+        channels=channels,
         users=users,
     )
     personal_quiet = (
@@ -194,15 +189,6 @@ def _fan_out(
         if outbound
         else {}
     )
-    phones: dict[int, str] = {}
-    if Channel.SMS in outbound:
-        phones = {
-            user_id: phone
-            for user_id, phone in NotificationContact.objects.filter(user__in=users, phone__isnull=False)
-            .exclude(phone="")
-            .values_list("user_id", "phone")
-            if phone
-        }
 
     def delivery(*, until: datetime | None = deferred_until, **fields: Any) -> Delivery:
         return Delivery(
@@ -215,6 +201,7 @@ def _fan_out(
         )
 
     rendered = outgoing.rendered
+    to_organization = [spec for spec in outbound if spec.audience == Audience.ORGANIZATION] if users else []
     for user in users:
         chosen = reach[user.pk]
         # Personal quiet hours apply on top of the organization's: the later end wins.
@@ -231,56 +218,41 @@ def _fan_out(
             created_at=now,
         )
         mine: list[Delivery] = []
-        if Channel.EMAIL in outbound and Channel.EMAIL in chosen and user.email:
-            content = render_email(
-                template=outgoing.email_template,
-                notification=rendered,
-                data=outgoing.data,
-                organization_name=organization.name,
-                recipient_name=user.get_full_name() or user.get_username(),
-                priority=outgoing.priority,
-            )
-            if get_event(outgoing.type) is not None:
+        for spec in outbound:
+            address = addresses.get(spec.key, {}).get(user.pk)
+            if address is None or spec.key not in chosen:
+                continue  # organization-wide, unreachable on it, or turned off by the person
+            content = spec.render(outgoing, user=user)
+            if spec.key == "email" and get_event(outgoing.type) is not None:
                 content = with_unsubscribe(content, user=user, event=outgoing.type)
             mine.append(
                 delivery(
                     until=until,
                     notification=notification,
                     user=user,
-                    channel=DeliveryChannel.EMAIL,
-                    recipient=user.email,
+                    channel=spec.key,
+                    recipient=address,
                     content=content,
                 )
             )
-        if Channel.SMS in outbound and Channel.SMS in chosen and user.pk in phones:
-            mine.append(
-                delivery(
-                    until=until,
-                    notification=notification,
-                    user=user,
-                    channel=DeliveryChannel.SMS,
-                    recipient=phones[user.pk],
-                    content={"text": render_sms(rendered)},
-                )
-            )
-        notification.channels = [Channel.IN_APP, *(d.channel for d in mine)]
-        if Channel.SLACK in outbound:
-            notification.channels.append(Channel.SLACK)
-        if not mine:  # in-app only: delivered on creation
-            notification.status, notification.sent_at = NotificationStatus.SENT, now
+        notification.channels = [IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization)]
+        if not mine:  # in-app only (organization posts are not the user's): delivered on creation
+            notification.status, notification.delivery_status = NotificationStatus.SENT, NotificationStatus.SENT
+            notification.sent_at = now
         if IN_APP in chosen:
             result.notifications.append(notification)
         else:  # muted in-app: the outbound messages go without a notification to hang on
             for d in mine:
                 d.notification = None
         result.deliveries.extend(mine)
-    if Channel.SLACK in outbound and users:
-        # One post to the organization's channel per event, not one per recipient.
+    for spec in to_organization:
+        # One post to the organization's endpoint per event, not one per recipient.
         result.deliveries.append(
             delivery(
-                channel=DeliveryChannel.SLACK,
-                recipient=mask_secret_url(settings.slack_webhook_url) or "slack",
-                content=render_slack(rendered, organization_name=organization.name, priority=outgoing.priority),
+                channel=spec.key,
+                recipient=spec.endpoint_hint(settings),
+                content=spec.render(outgoing, user=None),
+                event_notification_ids=[n.id for n in result.notifications],
             )
         )
 
@@ -296,7 +268,7 @@ def _fan_out(
             "type": outgoing.type,
             "recipients": len(users),
             "deliveries": len(result.deliveries),
-            "channels": ",".join(outgoing.channels),
+            "channels": ",".join(channels),
             "deferred_until": deferred_until.isoformat() if deferred_until else "",
         },
     )

@@ -277,6 +277,7 @@ NOTIFICATION_FIELDS = (
     "priority",
     "channels",
     "status",
+    "delivery_status",
     "read_at",
     "sent_at",
     "metadata",

@@ -88,8 +88,8 @@ def test_dashboard__charts_drawn_inline_and_numbers_match_the_database(operator_
     now = timezone.now()
     for _ in range(3):
         make_job(org, status=JobStatus.FAILED)
-    make_job(org, available_at=now - timedelta(minutes=2))
-    make_job(org, available_at=now + timedelta(hours=2))
+    make_job(org, run_at=now - timedelta(minutes=2))
+    make_job(org, run_at=now + timedelta(hours=2))
     make_job(org, status=JobStatus.PROCESSING, progress=40)
     done = make_job(org, status=JobStatus.COMPLETED)
     for hours_ago, outcome in [(0, "completed"), (1, "completed"), (2, "failed"), (30, "completed"), (50, "timeout")]:

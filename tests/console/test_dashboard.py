@@ -30,9 +30,9 @@ DASHBOARD = "/admin/jobs/dashboard/"
 
 def test_queue_depth__splits_queued_jobs_into_due_scheduled_and_paused(org):
     now = timezone.now()
-    make_job(org, available_at=now - timedelta(minutes=5))
-    make_job(org, available_at=now - timedelta(minutes=1))
-    make_job(org, available_at=now + timedelta(hours=1))  # run_at / retry back-off in the future
+    make_job(org, run_at=now - timedelta(minutes=5))
+    make_job(org, run_at=now - timedelta(minutes=1))
+    make_job(org, run_at=now + timedelta(hours=1))  # run_at / retry back-off in the future
     make_job(org, status=JobStatus.PROCESSING)
     make_job(org, status=JobStatus.COMPLETED)
 
@@ -44,7 +44,7 @@ def test_queue_depth__splits_queued_jobs_into_due_scheduled_and_paused(org):
 
 def test_queue_depth__jobs_of_a_paused_type_are_held_not_due(org):
     now = timezone.now()
-    make_job(org, available_at=now - timedelta(minutes=1))
+    make_job(org, run_at=now - timedelta(minutes=1))
     job_type_pause(job_type="noop", organization=None, by="root")
 
     depth = queue_depth(now=now)

@@ -35,14 +35,14 @@ DEEP = 5000  # far past the cap (API_JSON_MAX_DEPTH), and past Python's recursio
 # --- what is in the database ---------------------------------------------------------------
 
 
-def database_state() -> dict[str, list[tuple]]:
+def database_state() -> dict[str, list[str]]:
     """Every row of the project's own models, so a test can tell that nothing was saved."""
     state = {}
     for app in ("hcm", "jobs", "notifications"):
         for model in apps.get_app_config(app).get_models():
             if model._meta.model_name in ("workerheartbeat", "auditlogentry"):
                 continue
-            state[model._meta.label] = sorted(map(repr, model.objects.values_list()))
+            state[model._meta.label] = sorted(map(repr, model._default_manager.values_list()))
     return state
 
 
@@ -158,7 +158,7 @@ class Hostile:
     name: str
     applies: Callable[[Endpoint], str | None]  # the path the input goes to, None if n/a
     value: Any = None
-    text: Callable[[Endpoint, str], str] | None = None  # raw JSON text instead of a value
+    text: Callable[[dict, str], str] | None = None  # raw JSON text (from the endpoint's body) instead of a value
     suffix: str = ""  # where below the path the 400 points
 
     def __str__(self) -> str:

@@ -163,11 +163,11 @@ def test_create__seed_job_type_bad_payload_names_the_field(admin_client):
     assert list(response.json()["errors"]["payload"]) == ["action"]
 
 
-def test_create__defaults_priority_from_job_type_and_max_retries_3(admin_client, flush_type):
+def test_create__defaults_priority_medium_and_max_retries_3(admin_client, flush_type):
     response = admin_client.post(URL, {"job_type": "test_flush", "payload": {"action": "partial"}}, format="json")
 
     assert response.status_code == 201, response.content
-    assert response.json()["priority"] == "low"  # test_flush's default
+    assert response.json()["priority"] == "medium"  # seed 000; not test_flush's own default (low)
     assert response.json()["max_retries"] == 3
 
     response = admin_client.post(URL, {"job_type": "test_noop"}, format="json")

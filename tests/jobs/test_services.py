@@ -193,7 +193,7 @@ def test_retry__only_from_failed_or_cancelled(org, status):
 @pytest.mark.parametrize("status", ALL_STATUSES)
 def test_run_now__only_for_queued_jobs(org, status):
     job = in_state(org, status)
-    BackgroundJob.objects.filter(pk=job.pk).update(available_at=timezone.now() + timedelta(hours=1))
+    BackgroundJob.objects.filter(pk=job.pk).update(run_at=timezone.now() + timedelta(hours=1))
 
     if status == JobStatus.QUEUED:
         job = job_run_now(job=job, by="op")

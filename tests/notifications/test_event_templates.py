@@ -7,7 +7,18 @@ import pytest
 from notifications.events import TEMPLATE_DIR, EventType, event_names, get_event
 
 
-@pytest.mark.parametrize("name", ["employee_hired", "employee_terminated", "org_updated", "critical_alert"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "employee_hired",
+        "employee_terminated",
+        "org_updated",
+        "critical_alert",
+        "leave_request",
+        "leave_approved",
+        "payroll_processed",
+    ],
+)
 def test_builtin_event__title_message_channels_priority_and_url_come_from_its_template(name):
     with (TEMPLATE_DIR / f"{name}.toml").open("rb") as f:
         spec = tomllib.load(f)

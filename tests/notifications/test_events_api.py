@@ -76,5 +76,5 @@ def test_event__member__403(member_client):
 def test_event_catalog__lists_events_and_their_channels(admin_client):
     items = {e["event"]: e for e in admin_client.get("/api/system/notification-events").json()["items"]}
     assert set(items) >= {"employee_hired", "employee_terminated", "org_updated", "critical_alert"}
-    assert items["critical_alert"]["channels"] == ["in_app", "email", "sms", "slack"]
+    assert items["critical_alert"]["channels"] == ["in_app", "email", "sms", "slack", "teams"]
     assert items["org_updated"]["toggles"] == {"email": "email_on_org_updated"}

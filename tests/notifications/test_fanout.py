@@ -15,12 +15,16 @@ EVERYTHING_OFF = {
     "email_on_employee_terminated": False,
     "email_on_org_updated": False,
     "email_on_critical_alerts": False,
+    "email_on_leave_request": False,
+    "email_on_payroll_processed": False,
     "sms_enabled": False,
     "sms_provider": "twilio",
     "sms_from_number": "+15550001111",
     "sms_on_employee_hired": False,
     "sms_on_employee_terminated": False,
     "sms_on_critical_alerts": False,
+    "sms_on_leave_approved": False,
+    "sms_on_payroll_processed": False,
     "slack_enabled": False,
     "slack_webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefgh",
     "slack_on_critical_alerts": False,
@@ -32,6 +36,9 @@ DATA = {
     "employee_terminated": {"employee_name": "Ada"},
     "org_updated": {},
     "critical_alert": {"summary": "Disk full"},
+    "leave_request": {"employee_name": "Ada", "start_date": "2026-12-01", "end_date": "2026-12-05"},
+    "leave_approved": {"employee_name": "Ada"},
+    "payroll_processed": {"period": "November 2026", "employee_count": 42},
 }
 
 # (event, toggles turned on, outbound channels expected); in-app is always on.
@@ -57,6 +64,17 @@ FANOUT = [
     ("critical_alert", {"slack_enabled"}, set()),
     ("critical_alert", "all", {"email", "sms", "slack"}),
     ("critical_alert", "nothing", set()),
+    # Seed 002's HR events: email on leave requests and payroll, SMS on leave approvals and payroll.
+    ("leave_request", {"email_enabled", "email_on_leave_request"}, {"email"}),
+    ("leave_request", {"email_enabled"}, set()),
+    ("leave_request", "all", {"email"}),
+    ("leave_approved", {"sms_enabled", "sms_on_leave_approved"}, {"sms"}),
+    ("leave_approved", {"sms_enabled", "email_enabled"}, set()),
+    ("leave_approved", "all", {"sms"}),
+    ("payroll_processed", {"email_enabled", "email_on_payroll_processed"}, {"email"}),
+    ("payroll_processed", {"sms_enabled", "sms_on_payroll_processed"}, {"sms"}),
+    ("payroll_processed", {"sms_enabled", "sms_on_leave_approved"}, set()),
+    ("payroll_processed", "all", {"email", "sms"}),
 ]
 
 
@@ -135,3 +153,29 @@ def test_custom_notification__bad_channel_or_priority_from_code(org, admin_user,
     with pytest.raises(InvalidNotification) as exc:
         notification_send_custom(org, title="x", message="", **fields)
     assert list(exc.value.errors) == [field]
+
+
+def test_hr_events__render_their_data_and_check_it(org, admin_user):
+    configure(org, **{**EVERYTHING_OFF, "email_enabled": True, "email_on_leave_request": True})
+    [n] = notify(org, "leave_request", data={**DATA["leave_request"], "request_id": "lr-7"}).notifications
+    assert n.title == "Leave request: Ada"
+    assert "from 2026-12-01 to 2026-12-05" in n.message and n.action_url == "/leave/requests/lr-7"
+    [email] = Delivery.objects.filter(channel="email")
+    assert "From: 2026-12-01" in email.content["text"]
+
+    [n] = notify(org, "payroll_processed", data=DATA["payroll_processed"]).notifications
+    assert n.title == "Payroll processed: November 2026" and "42 employees" in n.message
+
+    with pytest.raises(InvalidNotification) as exc:
+        notify(
+            org, "leave_request", data={"employee_name": "Ada", "start_date": "2026-12-05", "end_date": "2026-12-01"}
+        )
+    assert "end_date" in exc.value.errors["data"]
+
+
+def test_hr_event_toggles__defaults_email_on_sms_off(org):
+    from notifications.services.notification_settings import notification_settings_get
+
+    ns = notification_settings_get(organization=org)
+    assert (ns.email_on_leave_request, ns.email_on_payroll_processed) == (True, True)
+    assert (ns.sms_on_leave_approved, ns.sms_on_payroll_processed) == (False, False)

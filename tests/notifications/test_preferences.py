@@ -60,7 +60,16 @@ def test_api__get_lists_every_event_and_personal_channel(org, member_client):
     body = member_client.get("/api/notifications/preferences").json()
     cells = {(i["event"], i["channel"]): i for i in body["items"]}
     assert {c for _, c in cells} == {"in_app", "email", "sms"}
-    assert {e for e, _ in cells} == {"employee_hired", "employee_terminated", "org_updated", "critical_alert"}
+    assert {e for e, _ in cells} == {
+        "employee_hired",
+        "employee_terminated",
+        "org_updated",
+        "critical_alert",
+        "leave_request",
+        "leave_approved",
+        "payroll_processed",
+        "job_failed",
+    }
     assert cells[("employee_hired", "email")] == {
         "event": "employee_hired",
         "channel": "email",

@@ -1,15 +1,18 @@
-"""email_send: send one email from the job's organization (its provider and from address)."""
+"""email_send: send one email from the job's organization (its provider and from address).
+
+Seed 001's payload is `{to, subject}`; `body`, `template` and `data` are optional.
+"""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 from rest_framework import serializers
 
 from jobs.context import JobContext
-from jobs.email_templates import check_email_template, render_email_template
 from jobs.errors import PermanentJobError
 from jobs.payload_fields import StrictCharField
 from jobs.registry import job_handler
-from notifications.email import EmailDeliveryError, send_org_email
+from notifications.email.sending import EmailDeliveryError, send_org_email
+from notifications.email.templates import check_email_template, render_email_template
 from notifications.services.notification_settings import notification_settings_get
 from notifications.validators import validate_header_safe
 
@@ -52,7 +55,9 @@ class EmailSendPayload(serializers.Serializer):
     body = StrictCharField(required=False, max_length=100_000, trim_whitespace=False)
     template = StrictCharField(required=False, max_length=100, help_text="A name under templates/email/.")
     # The payload key is "data" (documented API), which shadows Serializer.data here only.
-    data = serializers.DictField(required=False, help_text="Values for the template.")  # type: ignore[assignment]
+    data = serializers.DictField(  # type: ignore[assignment]
+        required=False, help_text="Values for the template; without one, `message` is the body."
+    )
 
     def validate_subject(self, value: str) -> str:
         if not value.strip():
@@ -69,16 +74,15 @@ class EmailSendPayload(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if "body" in attrs and "template" in attrs:
             raise serializers.ValidationError({"template": ["Give body or template, not both."]})
-        if "body" not in attrs and "template" not in attrs:
-            raise serializers.ValidationError({"body": ["Give body or template."]})
-        if "data" in attrs and "template" not in attrs:
-            raise serializers.ValidationError({"data": ["Only used with template."]})
+        if "data" in attrs and "body" in attrs:
+            raise serializers.ValidationError({"data": ["Used with a template, or without body; not with body."]})
         return attrs
 
 
 @job_handler("email_send", scope="organization", payload=EmailSendPayload, timeout=60, priority="high")
 def email_send(ctx: JobContext) -> dict:
-    """Send an email (a body, or a template rendered with `data`) from the organization.
+    """Send an email (a body, a template rendered with `data`, or neither: plain text made
+    from the subject and `data.message`) from the organization.
 
     The organization's notification settings choose the provider and the from address;
     with email disabled there, or an address refused for good, the job fails without
@@ -98,8 +102,10 @@ def email_send(ctx: JobContext) -> dict:
             payload["template"], {"organization_name": organization.name, **payload.get("data", {})}
         )
         text, html = rendered.text, rendered.html
-    else:
+    elif "body" in payload:
         text, html = payload["body"], None
+    else:
+        text, html = plain_body(payload["subject"], payload.get("data", {})), None
     try:
         sent = send_org_email(org_settings, to=payload["to"], subject=payload["subject"], text=text, html=html)
     except EmailDeliveryError as exc:
@@ -107,3 +113,11 @@ def email_send(ctx: JobContext) -> dict:
             raise PermanentJobError(str(exc)) from exc
         raise
     return {"message_id": sent.message_id, "to": sent.to, "subject": sent.subject}
+
+
+def plain_body(subject: str, data: dict) -> str:
+    """The text of an email sent with neither body nor template (seed 001's `{to, subject}`)."""
+    message = data.get("message")
+    if isinstance(message, str) and message.strip():
+        return f"{subject}\n\n{message}\n"
+    return f"{subject}\n"

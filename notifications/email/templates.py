@@ -1,4 +1,5 @@
-"""Email templates for the email_send job: `templates/email/<name>.txt` and optional `.html`.
+"""Email templates for the email_send job: `notifications/templates/email/<name>.txt` and
+optional `.html`.
 
 The text part is rendered without HTML escaping, the HTML part with it.
 """
@@ -9,7 +10,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.template import Context, Engine, TemplateDoesNotExist
 
 TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -22,7 +22,7 @@ class RenderedEmail:
 
 
 def email_template_dir() -> Path:
-    return Path(settings.BASE_DIR) / "templates" / "email"
+    return Path(__file__).resolve().parent.parent / "templates" / "email"
 
 
 @cache
