@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from hcm.health import health
+from hcm.metrics import metrics_view
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
 
@@ -22,6 +23,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view(), name="token_refresh"),
     path("", include("notifications.urls")),

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from hcm.logging import current_request_id
 from hcm.models import Organization
 from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
 from jobs.registry import get_job_type, job_type_names
@@ -42,6 +43,7 @@ def job_enqueue(
     run_at: datetime | None = None,
     idempotency_key: str | None = None,
     created_by: str = "system",
+    queue_name: str = "default",
 ) -> tuple[BackgroundJob, bool]:
     """Validate and queue a job; returns (job, created).
 
@@ -75,6 +77,9 @@ def job_enqueue(
         created_at=now,
         created_by=created_by,
         updated_by=created_by,
+        queue_name=queue_name,
+        # The web request (or the job) that queues this one: its id follows into the worker's lines.
+        request_id=current_request_id(),
     )
     try:
         # Inside a caller's transaction a savepoint keeps a key conflict from breaking it;

@@ -55,7 +55,7 @@ def cleanup(ctx: JobContext) -> dict:
             at = partial(ctx.set_progress, int(100 * i / len(kinds)))
             records.update(retention.delete_expired_jobs(now=now, after_batch=at))
             records["worker_heartbeats"] = retention.delete_stale_heartbeats(now=now)
-        elif current == "old_logs":
+        elif current == "old_logs" and settings.LOG_DIR is not None:
             files += delete_files_older_than(
                 Path(settings.LOG_DIR), cutoff=retention.log_archive_cutoff(now), pattern="*.gz"
             )

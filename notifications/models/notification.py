@@ -74,6 +74,8 @@ class Notification(models.Model):
                 condition=Q(read_at__isnull=True, digest_run__isnull=True),
             ),
             models.Index(fields=["read_at"], name="ntf_read_at_idx", condition=Q(read_at__isnull=False)),
+            # /metrics counts notifications created since its last scrape.
+            models.Index(fields=["created_at"], name="ntf_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=NotificationStatus.values), name="ntf_status_valid"),
