@@ -162,9 +162,9 @@ class JsonFormatter(_JsonFormatterBase):
                 continue
             log_data[key] = value
         request = record.__dict__.get("request")
-        if request is not None:  # django.request's lines: the request itself is not JSON
-            log_data["method"] = getattr(request, "method", None)
-            log_data["path"] = getattr(request, "path", None)
+        if hasattr(request, "path"):  # django.request's lines: the HttpRequest is not JSON
+            log_data["method"] = request.method
+            log_data["path"] = request.path
         log_data.update(message_dict)
 
 

@@ -29,7 +29,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from hcm.models import MetricCounter, MetricCursor
@@ -78,7 +79,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return response
     if status == 403:
         return JsonResponse({"detail": "This address may not read the metrics."}, status=403)
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    # The format the scraper asks for (Accept): Prometheus' text format 0.0.4 by default,
+    # OpenMetrics when asked.
+    encode, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
+    return HttpResponse(encode(_registry()), content_type=content_type)
 
 
 @cache

@@ -319,7 +319,8 @@ JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
 TASKS = {
     "default": {
         "BACKEND": "jobs.tasks_backend.BackgroundJobBackend",
-        "QUEUES": ["default"],
+        # Queue names tasks may use (`@task(queue_name=...)`); `runworker --queues` picks among them.
+        "QUEUES": env_list("JOBS_TASKS_QUEUES", ["default"]),
         "OPTIONS": {"MAX_RETRIES": env_int("JOBS_TASKS_MAX_RETRIES", 3)},
     },
 }
