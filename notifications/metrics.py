@@ -20,7 +20,7 @@ NOTIFICATIONS_CREATED = "notifications.created"
 
 
 def deliveries_ended(since: datetime, until: datetime) -> dict[Labels, Increment]:
-    """Deliveries that became sent or failed in (since, until] (dlv_ended_idx). A resent
+    """Deliveries that became sent or failed in (since, until] (dlv_status_updated_idx). A resent
     delivery that ends again counts again: it was delivered (or refused) again."""
     rows = (
         Delivery.objects.filter(

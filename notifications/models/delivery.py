@@ -94,10 +94,8 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="dlv_org_created_idx"),
             models.Index(fields=["status", "channel"], name="dlv_status_channel_idx"),
-            # /metrics counts deliveries that ended since its last scrape.
-            models.Index(
-                fields=["updated_at"], name="dlv_ended_idx", condition=Q(status__in=["sent", "failed"])
-            ),
+            # /metrics counts the deliveries that ended (sent, failed) since its last scrape.
+            models.Index(fields=["status", "updated_at"], name="dlv_status_updated_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="dlv_status_valid"),
