@@ -166,3 +166,34 @@ def test_content__deliveries_that_ended_and_notifications_created_are_counted_on
         assert value(t, "hcm_notifications_created_total", priority="high") == 1
         assert value(t, "hcm_notification_deliveries_total", channel="email", status="sent") == 1
         assert value(t, "hcm_notification_deliveries_total", channel="slack", status="failed") == 1
+
+
+@pytest.mark.django_db
+def test_deploy_files__alerts_and_dashboard_use_only_metrics_that_exist(settings):
+    import json
+    import re
+
+    import yaml
+
+    from tests.workers import ROOT
+
+    settings.METRICS_TOKEN = TOKEN
+    families = re.findall(r"^# TYPE (\S+) (\S+)$", scrape(), flags=re.M)
+    names = set()
+    for name, kind in families:
+        # (the text format names a counter's family with its _total already)
+        suffixes = {"histogram": ["_bucket", "_count", "_sum"]}.get(kind, [""])
+        names |= {name + s for s in suffixes}
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/hcm-alerts.yml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    dashboard = json.loads((ROOT / "deploy/grafana/hcm-dashboard.json").read_text())
+    exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+
+    used = {m for e in exprs for m in re.findall(r"\bhcm_[a-z_]+", e)}
+
+    assert used and used <= names, used - names
+    assert {r["alert"] for g in rules["groups"] for r in g["rules"]} >= {
+        "HcmOldestDueJobTooOld",
+        "HcmNoWorkerAlive",
+        "HcmJobFailureRateHigh",
+    }
