@@ -283,7 +283,9 @@ def explain(db: str, statements: list[str]) -> list[str]:
 
 
 def report(results: list[dict], n: int) -> None:
-    print(f"\nOne GET /metrics with {n:,} jobs, {n:,} notifications and {n:,} deliveries (in-process, ms):\n")
+    print(f"\nOne GET /metrics with {n:,} jobs, {n:,} notifications and {n:,} deliveries (in-process, ms);")
+    live = f"{n * 8 // 1000:,} queued + {n * 2 // 1000:,} processing jobs, {n // 100:,} deliveries waiting"
+    print(f"live queue: {live}.\n")
     print("| DB | build (one INSERT … SELECT per table) | first scrape | scrape, nothing new (median of 5) "
           "| scrape after 10,000 attempts + 10,000 deliveries | queries per scrape |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

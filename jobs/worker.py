@@ -550,7 +550,7 @@ class Worker:
             # it the worker stops claiming and exits for its supervisor to restart it.
             self._abandoned.append(flight)
             self._check_limits()
-            if not self._draining:
+            if self._exit_code != EXIT_ABANDONED_THREADS:
                 self._start_thread()
             logger.warning(
                 "handler ignored its timeout; its thread is abandoned and replaced",
