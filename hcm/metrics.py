@@ -134,7 +134,7 @@ def tally_advance(tally: Tally, *, now: datetime | None = None) -> None:
     like a process's counters at its start; history before it is not replayed).
     """
     until = (now or timezone.now()) - timedelta(seconds=tally.lag())
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         MetricCursor.objects.bulk_create([MetricCursor(name=tally.name, counted_until=until)], ignore_conflicts=True)
         cursor = MetricCursor.objects.select_for_update().get(pk=tally.name)
         if until <= cursor.counted_until:
@@ -188,8 +188,10 @@ class DatabaseCollector(Collector):
     tallies: tuple[Tally, ...] = ()
 
     def collect(self) -> Iterator[Any]:
-        for tally in self.tallies:
-            tally_advance(tally)
+        # One transaction (one commit) for all of this collector's tallies.
+        with transaction.atomic():
+            for tally in self.tallies:
+                tally_advance(tally)
         yield from self.metrics()
 
     def metrics(self) -> Iterator[Any]:
