@@ -26,3 +26,9 @@ class AtomicDatabaseCache(DatabaseCache):
             encoded = base64.b64encode(pickle.dumps(new_value, self.pickle_protocol)).decode("latin1")
             cursor.execute(f"UPDATE {table} SET value = %s WHERE cache_key = %s", [encoded, cache_key])
         return new_value
+
+
+def org_cache_key(organization_id: str, key: str) -> str:
+    """The key under which an organization's data is cached: its own namespace, so an
+    organization's cache_flush removes its keys and nobody else's."""
+    return f"org:{organization_id}:{key}"

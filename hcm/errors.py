@@ -1,12 +1,26 @@
-"""Every error is JSON with `detail`; validation errors also name each bad field."""
+"""Every error is JSON with `detail`; validation errors also name each bad field.
+
+One exception handler turns the project's domain errors (hcm.exceptions) and DRF's own
+into responses, so views never translate errors by hand.
+"""
 
 import logging
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from hcm.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotPermitted,
+    ObjectNotFound,
+    StateConflict,
+    flatten,
+    summarize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,41 +33,49 @@ class UpstreamError(exceptions.APIException):
     default_code = "upstream_error"
 
 
-def _field_paths(errors: Any, prefix: str = "") -> list[str]:
-    if isinstance(errors, dict):
-        paths: list[str] = []
-        for key, value in errors.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            paths.extend(_field_paths(value, name) if isinstance(value, dict) else [name])
-        return paths
-    return [prefix] if prefix else []
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
 
 
-def _first_message(errors: Any) -> str:
-    while isinstance(errors, dict | list) and errors:
-        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
-    return str(errors)
+def _as_api_exception(exc: Exception) -> Exception:
+    """The DRF exception a domain error answers as; anything else unchanged."""
+    if isinstance(exc, InvalidInput):
+        return exceptions.ValidationError(exc.errors)
+    if isinstance(exc, StateConflict):
+        return exceptions.ValidationError({exc.field: [str(exc)]})
+    if isinstance(exc, Conflict):
+        return ConflictError(str(exc))
+    if isinstance(exc, NotPermitted):
+        return exceptions.PermissionDenied(str(exc))
+    if isinstance(exc, ObjectNotFound):
+        return exceptions.NotFound(str(exc) or "Not found.")
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()  # "Not found.", naming no model
+    return exc
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    exc = _as_api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None  # unhandled: Django's handler500 answers (JSON, no traceback)
     if isinstance(exc, exceptions.ValidationError):
-        errors = response.data
+        errors: Any = response.data
         if isinstance(errors, list):
             errors = {"non_field_errors": errors}
-        fields = [f for f in _field_paths(errors) if f != "non_field_errors"]
-        if fields:
-            detail = f"Invalid {', '.join(fields)}: {_first_message(errors)}"
-        else:
-            detail = _first_message(errors)
-        response.data = {"detail": detail, "errors": errors}
+        response.data = {"detail": summarize(errors), "errors": errors}
     elif isinstance(response.data, dict) and "detail" not in response.data:
         response.data = {"detail": _first_message(response.data), **response.data}
     elif isinstance(response.data, list):
         response.data = {"detail": _first_message(response.data)}
     return response
+
+
+def _first_message(errors: Any) -> str:
+    pairs = flatten(errors)
+    return pairs[0][1] if pairs else str(errors)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

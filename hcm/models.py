@@ -43,6 +43,9 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "users"
+        # Platform operators act on what all organizations share (service-scope jobs,
+        # service-wide pauses and schedules); superusers have it implicitly.
+        permissions = [("operate_platform", "Can run, schedule and pause service-wide jobs")]
 
     @property
     def is_system_admin(self) -> bool:

@@ -1,27 +1,23 @@
 """OpenAPI schema generation: the shared error shape and the responses every operation documents.
 
-Views stay unannotated where drf-spectacular can read them (GenericAPIView with a
-serializer_class, or `@extend_schema`); APIViews that pick their serializers by hand are
-described in hcm/openapi_views.py, so their modules stay free of schema code.
+Each view documents itself (`serializer_class`, `@extend_schema` beside the code). This
+module only adds what is the same everywhere: the error responses an operation can answer,
+and JSON Schema patterns for validators that declare one (`validator.openapi_pattern`).
+It imports none of the apps it hosts.
 """
 
-import re
-from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
-
-from hcm.pagination import SkipLimitSerializer
 
 
 class ErrorSerializer(serializers.Serializer):
     """Every error response: `detail` always; `errors` (field → messages) on 400."""
 
-    detail = serializers.CharField(help_text="A sentence saying what went wrong.")
+    detail = serializers.CharField(help_text="A sentence saying what went wrong (on 400: every bad field).")
     errors = serializers.DictField(
         required=False,
         help_text="400 only: each invalid field (dotted for nested ones) with its messages.",
@@ -31,7 +27,7 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: `errors` names each bad field.",
     "401": "Missing, expired or invalid access token.",
-    "403": "Signed in, but not allowed (role or organization).",
+    "403": "Signed in, but not allowed (role, organization, or a service-wide scope that needs a platform operator).",
     "404": "No such object in your organization.",
     "429": "Rate limit exceeded; the Retry-After header says when to try again.",
     "502": "An upstream service (mail server, Slack, Twilio) refused or could not be reached.",
@@ -40,52 +36,19 @@ ERROR_DESCRIPTIONS = {
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _page_parameter(name: str, description: str) -> OpenApiParameter:
-    field = SkipLimitSerializer().fields[name]  # hcm.pagination owns the bounds
-    schema: dict[str, Any] = {"type": "integer", "minimum": field.min_value, "default": field.default}
-    if field.max_value is not None:
-        schema["maximum"] = field.max_value
-    return OpenApiParameter(name, schema, description=description)
-
-
-# The skip/limit query parameters of every list endpoint.
-PAGE_PARAMETERS = [
-    _page_parameter("skip", "Items to skip."),
-    _page_parameter("limit", "Items per page."),
-]
-
-# Function validators drf-spectacular cannot read → the regex each applies (register_pattern).
-VALIDATOR_PATTERNS: dict[Callable, str] = {}
-
-
-def register_pattern(validator: Callable, regex: re.Pattern) -> None:
-    """Document fields checked by `validator` with `regex` (as a JSON Schema "pattern")."""
-    # JSON Schema patterns are ECMA-262 regexes, which have no \Z: "$" means the same there.
-    VALIDATOR_PATTERNS[validator] = regex.pattern.replace("\\Z", "$")
-
-
 def error_response(code: str | int, description: str | None = None) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description or ERROR_DESCRIPTIONS[str(code)])
 
 
-@cache
-def page_of(item_serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
-    """The `{"items", "total", "skip", "limit"}` shape (hcm.pagination.paginate) of a list."""
-    name = item_serializer.__name__.removesuffix("Serializer")
-    page = type(
-        f"{name}PageSerializer",
-        (serializers.Serializer,),
-        {
-            "items": item_serializer(many=True),
-            "total": serializers.IntegerField(help_text="Matching items in all pages."),
-            "skip": serializers.IntegerField(),
-            "limit": serializers.IntegerField(),
-            "is_page": True,  # read by AutoSchema.get_operation_id: a GET of a page is a "list"
-            "__module__": __name__,
-            "__doc__": f"One page of {name} items.",
-        },
-    )
-    return page
+def openapi_pattern(regex: Any):  # noqa: ANN201 - a decorator for validator functions
+    """Declare the regex a function validator applies, so the schema shows it as `pattern`."""
+
+    def mark(validator: Any) -> Any:
+        # JSON Schema patterns are ECMA-262 regexes, which have no \Z: "$" means the same there.
+        validator.openapi_pattern = regex.pattern.replace("\\Z", "$")
+        return validator
+
+    return mark
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -103,10 +66,8 @@ class AutoSchema(SpectacularAutoSchema):
         parts = [p for p in self.path.split("/") if p and p not in ("api", "system") and "{" not in p]
         return [parts[0]] if parts else super().get_tags()
 
-    def get_operation_id(self) -> str:
-        if self.method == "GET" and self._returns_page():
-            return "_".join([*(t.replace("-", "_") for t in self._tokenize_path()), "list"])
-        return super().get_operation_id()
+    def get_paginated_name(self, serializer_name: str) -> str:
+        return f"{serializer_name}Page"  # hcm.pagination's {"items", "total", "skip", "limit"}
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False) -> dict[str, Any]:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
@@ -116,8 +77,9 @@ class AutoSchema(SpectacularAutoSchema):
             # Every JSON input of this API (payload, data, custom_settings) is an object.
             schema = {**schema, "type": "object", "additionalProperties": {}}
         for validator in getattr(field, "validators", []):
-            if callable(validator) and getattr(validator, "__hash__", None) and validator in VALIDATOR_PATTERNS:
-                schema["pattern"] = VALIDATOR_PATTERNS[validator]
+            pattern = getattr(validator, "openapi_pattern", None)
+            if pattern:
+                schema["pattern"] = pattern
         return schema
 
     def get_operation(self, path, path_regex, path_prefix, method, registry) -> dict[str, Any] | None:
@@ -129,14 +91,6 @@ class AutoSchema(SpectacularAutoSchema):
             if code not in responses:  # what a view declares itself wins
                 responses[code] = self._get_response_for_code(error_response(code), code)
         return operation
-
-    def _returns_page(self) -> bool:
-        response = self.get_response_serializers()
-        if isinstance(response, dict):
-            response = response.get(200, response.get("200"))
-        if isinstance(response, OpenApiResponse):
-            response = response.response
-        return bool(getattr(response, "is_page", False))
 
     def _standard_error_codes(self, operation: dict[str, Any]) -> list[str]:
         has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
@@ -157,17 +111,11 @@ class AutoSchema(SpectacularAutoSchema):
 
 
 def strip_optional_slash(endpoints: list[tuple]) -> list[tuple]:
-    """Preprocessing hook: hcm.routing.api_path routes (`…/?$`) are documented without the slash.
-
-    Both forms answer; the schema names the canonical one, once.
-    """
+    """Preprocessing hook: routes that answer with and without a trailing slash (`…/?$`,
+    hcm.routers) are documented once, without it."""
     result = []
     for path, path_regex, method, callback in endpoints:
         if path_regex.endswith("/?$") and path.endswith("/") and path != "/":
             path = path.rstrip("/")
         result.append((path, path_regex, method, callback))
     return result
-
-
-# Registers the OpenApiViewExtension classes describing hand-written APIViews.
-from hcm import openapi_views  # noqa: E402, F401

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "django_ratelimit",
+    "django_filters",
     # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
     # files (the sidecar ships the Swagger UI and ReDoc bundles: no CDN).
     "drf_spectacular",
@@ -111,17 +112,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------
 # Rate limits must hold across several web processes, so the cache is never per-process:
 # Redis when REDIS_URL is set, otherwise a table in the database (created by migrate).
+# Two aliases: "default" for what the service caches (cache_flush clears it, only under
+# its KEY_PREFIX, or one organization's prefix within it) and "ratelimit" for the
+# rate-limit counters, which no job can flush.
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "hcm")
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    _redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    CACHES = {
+        "default": {**_redis, "KEY_PREFIX": CACHE_KEY_PREFIX},
+        "ratelimit": {**_redis, "KEY_PREFIX": f"{CACHE_KEY_PREFIX}-ratelimit"},
+    }
 else:
     CACHES = {
         "default": {
             "BACKEND": "hcm.cache.AtomicDatabaseCache",
             "LOCATION": "hcm_cache",
-        }
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        },
+        "ratelimit": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_ratelimit"},
     }
-RATELIMIT_USE_CACHE = "default"
+RATELIMIT_USE_CACHE = "ratelimit"
 # django-ratelimit only knows memcached/Redis as atomic; hcm.cache.AtomicDatabaseCache's
 # incr() is a locked read-modify-write in one transaction, which is what the check wants.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
@@ -148,6 +159,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hcm.errors.api_exception_handler",
+    # Lists answer {"items", "total", "skip", "limit"}; writes spend per-user rate limits.
+    "DEFAULT_PAGINATION_CLASS": "hcm.pagination.SkipLimitPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["hcm.throttles.UserRateLimitThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # hcm.openapi.AutoSchema adds the shared error responses to every operation.
     "DEFAULT_SCHEMA_CLASS": "hcm.openapi.AutoSchema",
@@ -193,6 +207,10 @@ RATE_LIMITS = {
     # Not in the seeds: each call can fan out to every user of an organization.
     "notification_create": env_str("RATE_LIMIT_NOTIFICATION_CREATE", "60/m"),
     "notification_event": env_str("RATE_LIMIT_NOTIFICATION_EVENT", "120/m"),
+    "job_schedule_write": env_str("RATE_LIMIT_SCHEDULE_WRITE", "30/m"),
+    "job_type_pause": env_str("RATE_LIMIT_JOB_TYPE_PAUSE", "20/m"),
+    # Every other write (mark read, delete a notification, set a phone number, …).
+    "api_write": env_str("RATE_LIMIT_API_WRITE", "300/m"),
 }
 
 # --- Email ----------------------------------------------------------------------------

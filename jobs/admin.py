@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -17,7 +18,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from hcm.audit import audit_log
-from jobs.models import BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+from hcm.permissions import is_platform_operator
+from jobs.models import BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
 from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
@@ -248,46 +250,67 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
         return False
 
 
-class PausedJobTypeForm(forms.ModelForm):
+class JobTypePauseForm(forms.ModelForm):
     job_type = forms.ChoiceField(choices=[])
 
     class Meta:
-        model = PausedJobType
-        fields = ["job_type"]
+        model = JobTypePause
+        fields = ["job_type", "organization"]
+        help_texts = {"organization": "Empty: every organization (service-wide)."}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        paused = set(PausedJobType.objects.values_list("job_type", flat=True))
-        self.fields["job_type"].choices = [(name, name) for name in job_type_names() if name not in paused]
+        self.fields["job_type"].choices = [(name, name) for name in job_type_names()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        org = data.get("organization")
+        if JobTypePause.objects.filter(job_type=data.get("job_type"), organization=org).exists():
+            raise forms.ValidationError("This job type is already paused there.")
+        return data
 
 
-@admin.register(PausedJobType)
-class PausedJobTypeAdmin(admin.ModelAdmin):
-    """Adding a row pauses a job type; deleting it resumes the type (through jobs.services)."""
+@admin.register(JobTypePause)
+class JobTypePauseAdmin(admin.ModelAdmin):
+    """Adding a row pauses a job type (for one organization, or service-wide); deleting it
+    resumes the type (through jobs.services). A service-wide pause is a platform
+    operator's action."""
 
-    form = PausedJobTypeForm
-    list_display = ["job_type", "paused_at", "paused_by"]
+    form = JobTypePauseForm
+    list_display = ["job_type", "scope_label", "paused_at", "paused_by"]
+    list_filter = ["job_type"]
     ordering = ["job_type"]
 
-    def has_change_permission(self, request: HttpRequest, obj: PausedJobType | None = None) -> bool:
+    @admin.display(description="Scope")
+    def scope_label(self, obj: JobTypePause) -> str:
+        return obj.organization.name if obj.organization_id else "Service-wide"
+
+    def has_change_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: PausedJobType, form: forms.ModelForm, change: bool) -> None:
-        paused = job_type_pause(job_type=obj.job_type, by=request.user.get_username())
-        obj.paused_at, obj.paused_by = paused.paused_at, paused.paused_by
+    def has_delete_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
+        if obj is not None and obj.organization_id is None and not is_platform_operator(request.user):
+            return False
+        return super().has_delete_permission(request, obj)
 
-    def delete_model(self, request: HttpRequest, obj: PausedJobType) -> None:
+    def save_model(self, request: HttpRequest, obj: JobTypePause, form: forms.ModelForm, change: bool) -> None:
+        if obj.organization_id is None and not is_platform_operator(request.user):
+            raise PermissionDenied("A service-wide pause is a platform operator's action.")
+        paused = job_type_pause(job_type=obj.job_type, organization=obj.organization, by=request.user.get_username())
+        obj.pk, obj.paused_at, obj.paused_by = paused.pk, paused.paused_at, paused.paused_by
+
+    def delete_model(self, request: HttpRequest, obj: JobTypePause) -> None:
         self._resume(request, obj)
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PausedJobType]) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[JobTypePause]) -> None:
         for paused in queryset:
             self._resume(request, paused)
 
-    def _resume(self, request: HttpRequest, paused: PausedJobType) -> None:
+    def _resume(self, request: HttpRequest, paused: JobTypePause) -> None:
         if get_job_type(paused.job_type) is None:
             paused.delete()  # a type no longer registered: nothing to wake, just forget it
             return
-        job_type_resume(job_type=paused.job_type, by=request.user.get_username())
+        job_type_resume(job_type=paused.job_type, organization=paused.organization, by=request.user.get_username())
 
 
 from jobs import admin_schedules  # noqa: E402, F401 -- registers JobScheduleAdmin

@@ -16,8 +16,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone as dj_timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
 from jobs.cron import next_tick, timezone_get
 from jobs.models import JobPriority, JobSchedule
 from jobs.registry import job_type_names
@@ -68,9 +68,10 @@ class JobScheduleForm(forms.ModelForm):
                 cron_expression=data.get("cron_expression", ""),
                 timezone=data.get("timezone", ""),
                 priority=None if priority in (None, "") else JobPriority(int(priority)).label,
+                organization_id=data["organization"].pk if data.get("organization") else None,
             )
-        except serializers.ValidationError as exc:
-            for field, detail in exc.detail.items():
+        except InvalidInput as exc:
+            for field, detail in exc.errors.items():
                 self.add_error(field if field in self.fields else None, _messages(detail))
             return data
         data.update(payload=clean["payload"], cron_expression=clean["cron_expression"])
@@ -169,8 +170,8 @@ class JobScheduleAdmin(admin.ModelAdmin):
         for schedule in queryset:
             try:
                 job = job_schedule_run_now(schedule=schedule, by=request.user.get_username())
-            except serializers.ValidationError as exc:
-                refused.append(f"{schedule.name}: {' '.join(_messages(exc.detail))}")
+            except InvalidInput as exc:
+                refused.append(f"{schedule.name}: {' '.join(_messages(exc.errors))}")
                 continue
             self.log_change(request, schedule, f"Ran now: queued job {job.id}.")
             queued.append(job.id)
@@ -186,8 +187,8 @@ class JobScheduleAdmin(admin.ModelAdmin):
                 job_schedule_update(
                     schedule=schedule, changes={"enabled": enabled}, updated_by=request.user.get_username()
                 )
-            except serializers.ValidationError as exc:
-                refused.append(f"{schedule.name}: {' '.join(_messages(exc.detail))}")
+            except InvalidInput as exc:
+                refused.append(f"{schedule.name}: {' '.join(_messages(exc.errors))}")
                 continue
             self.log_change(request, schedule, "Enabled." if enabled else "Disabled.")
             done += 1

@@ -15,10 +15,14 @@ from django.utils import timezone
 
 from jobs.context import ClaimedJob
 
-# Due = queued, available_at (max of run_at and next_retry_at) passed, type not paused.
+# Due = queued, available_at (max of run_at and next_retry_at) passed, and its type not
+# paused, neither service-wide nor for the job's organization. The pauses table is tiny
+# and indexed on (job_type, organization_id): one probe per candidate row.
 _DUE = """
 status = 'queued' AND available_at <= %s {type_filter}{queue_filter}
-AND job_type NOT IN (SELECT job_type FROM background_job_paused_types)
+AND NOT EXISTS (SELECT 1 FROM background_job_pauses p
+                 WHERE p.job_type = background_jobs.job_type
+                   AND (p.organization_id IS NULL OR p.organization_id = background_jobs.organization_id))
 """
 
 _SET = """

@@ -2,13 +2,14 @@
 
     register_cleanup_step("expired_data", "read_notifications", purge_read_notifications)
 
-Each step is a function taking no arguments and returning how many records it deleted;
-the cleanup job reports the counts per step under `records_deleted`.
+Each step is a function taking `organization_id` (the organization whose rows to delete,
+or None for every organization: a service-wide cleanup) and returning how many records it
+deleted; the cleanup job reports the counts per step under `records_deleted`.
 """
 
 from collections.abc import Callable
 
-CleanupStep = Callable[[], int]
+CleanupStep = Callable[[str | None], int]
 
 _STEPS: dict[str, dict[str, CleanupStep]] = {}
 

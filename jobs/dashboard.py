@@ -13,8 +13,14 @@ from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType
-from jobs.selectors import attempt_durations_by_type, worker_is_alive, workers_alive_cutoff, workers_recent
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause
+from jobs.selectors import (
+    attempt_durations_by_type,
+    held_by_pause,
+    worker_is_alive,
+    workers_alive_cutoff,
+    workers_recent,
+)
 
 COMPLETED_OUTCOMES = (AttemptOutcome.COMPLETED,)
 FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.LEASE_EXPIRED)
@@ -74,6 +80,7 @@ class WorkerRow:
 @dataclass(frozen=True)
 class PausedRow:
     job_type: str
+    organization: str  # "Service-wide", or the organization's name
     paused_at: datetime
     paused_by: str
     queued: int
@@ -92,10 +99,9 @@ class Dashboard:
 
 
 def queue_depth(*, now: datetime) -> QueueDepth:
-    paused = list(PausedJobType.objects.values_list("job_type", flat=True))
-    queued = BackgroundJob.objects.filter(status=JobStatus.QUEUED)
-    # An empty IN () cannot go in an aggregate's FILTER: with nothing paused, every type runs.
-    runnable = ~Q(job_type__in=paused) if paused else Q()
+    any_paused = JobTypePause.objects.exists()
+    # Without pauses (the common case) the counts need no subquery per row.
+    runnable = ~held_by_pause() if any_paused else Q()
     due = Q(status=JobStatus.QUEUED, available_at__lte=now) & runnable
     counts = BackgroundJob.objects.aggregate(
         queued=Count("id", filter=Q(status=JobStatus.QUEUED)),
@@ -105,9 +111,10 @@ def queue_depth(*, now: datetime) -> QueueDepth:
         oldest_due_at=Min("available_at", filter=due),
     )
     oldest = counts.pop("oldest_due_at")
+    paused = BackgroundJob.objects.filter(held_by_pause(), status=JobStatus.QUEUED).count() if any_paused else 0
     return QueueDepth(
         **counts,
-        paused=queued.filter(job_type__in=paused).count() if paused else 0,
+        paused=paused,
         oldest_due_age_seconds=(now - oldest).total_seconds() if oldest else None,
     )
 
@@ -180,14 +187,29 @@ def workers_overview(*, since: datetime) -> list[WorkerRow]:
 
 
 def paused_types() -> list[PausedRow]:
-    """Paused job types with how many of their jobs wait queued."""
-    queued = dict(
-        BackgroundJob.objects.filter(status=JobStatus.QUEUED).order_by().values_list("job_type").annotate(n=Count("id"))
-    )
-    return [
-        PausedRow(job_type=p.job_type, paused_at=p.paused_at, paused_by=p.paused_by, queued=queued.get(p.job_type, 0))
-        for p in PausedJobType.objects.order_by("job_type")
-    ]
+    """Pauses (service-wide and per organization) with how many jobs each holds queued."""
+    queued = {
+        (row["job_type"], row["organization_id"]): row["n"]
+        for row in BackgroundJob.objects.filter(status=JobStatus.QUEUED)
+        .order_by()
+        .values("job_type", "organization_id")
+        .annotate(n=Count("id"))
+    }
+    rows = []
+    for p in JobTypePause.objects.select_related("organization").order_by("job_type", "organization__name"):
+        held = sum(
+            n for (job_type, org), n in queued.items() if job_type == p.job_type and p.organization_id in (None, org)
+        )
+        rows.append(
+            PausedRow(
+                job_type=p.job_type,
+                organization=p.organization.name if p.organization else "Service-wide",
+                paused_at=p.paused_at,
+                paused_by=p.paused_by,
+                queued=held,
+            )
+        )
+    return rows
 
 
 def dashboard_get(*, now: datetime | None = None) -> Dashboard:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 _STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:\.(?P<seq>\d+))?"
 ARCHIVE_RE = re.compile(rf"^(?P<log>.+\.log)\.{_STAMP}\.gz$")
+# The same names as a glob, for deleting old archives: never any other *.gz in LOG_DIR.
+ARCHIVE_GLOB = "*.log.*.gz"
 PENDING_RE = re.compile(rf"^(?P<log>.+\.log)\.{_STAMP}$")
 PART_SUFFIX = ".part"
 

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from hcm.metrics import DatabaseCollector, Increment, Labels, Tally, counters, cumulative_buckets
-from jobs.models import BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+from jobs.models import BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
 from jobs.selectors import workers_alive_cutoff
 
 # Attempt duration histogram bounds, seconds (from no-op jobs to the 600 s timeouts).
@@ -49,8 +49,13 @@ def _attempts_lag() -> float:
     return settings.METRICS_ATTEMPTS_LAG_SECONDS
 
 
-def paused_job_types() -> set[str]:
-    return set(PausedJobType.objects.values_list("job_type", flat=True))
+def _job_is_paused() -> Exists:
+    """The claim's rule (jobs/claim.py): its type is paused service-wide or for its organization."""
+    return Exists(
+        JobTypePause.objects.filter(job_type=OuterRef("job_type")).filter(
+            Q(organization__isnull=True) | Q(organization=OuterRef("organization"))
+        )
+    )
 
 
 class JobsCollector(DatabaseCollector):
@@ -66,13 +71,18 @@ class JobsCollector(DatabaseCollector):
         yield alive
 
     def _queue(self, now: datetime) -> Iterator[object]:
-        paused = paused_job_types()
         due_now = Q(status=JobStatus.QUEUED, available_at__lte=now)
+        paused = Q(_job_is_paused())
         rows = (
             BackgroundJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.PROCESSING])
             .order_by()
             .values("job_type", "status")
-            .annotate(n=Count("id"), due=Count("id", filter=due_now), oldest_due=Min("available_at", filter=due_now))
+            .annotate(
+                n=Count("id"),
+                due=Count("id", filter=due_now & ~paused),
+                paused=Count("id", filter=due_now & paused),
+                oldest_due=Min("available_at", filter=due_now & ~paused),
+            )
         )
         queued = GaugeMetricFamily(
             "hcm_jobs_queued",
@@ -86,23 +96,32 @@ class JobsCollector(DatabaseCollector):
             "Age of the oldest due job (not paused) waiting for a worker, by type; 0 when none waits.",
             labels=["job_type"],
         )
-        seen_types = set()
         for row in rows:
             job_type = row["job_type"]
-            seen_types.add(job_type)
             if row["status"] == JobStatus.PROCESSING:
                 processing.add_metric([job_type], row["n"])
                 continue
-            is_paused = job_type in paused
-            queued.add_metric([job_type, "due"], 0 if is_paused else row["due"])
-            queued.add_metric([job_type, "scheduled"], row["n"] - row["due"])
-            queued.add_metric([job_type, "paused"], row["due"] if is_paused else 0)
-            age = (now - row["oldest_due"]).total_seconds() if row["oldest_due"] and not is_paused else 0.0
+            queued.add_metric([job_type, "due"], row["due"])
+            queued.add_metric([job_type, "scheduled"], row["n"] - row["due"] - row["paused"])
+            queued.add_metric([job_type, "paused"], row["paused"])
+            age = (now - row["oldest_due"]).total_seconds() if row["oldest_due"] else 0.0
             oldest.add_metric([job_type], max(0.0, age))
-        paused_gauge = GaugeMetricFamily("hcm_job_types_paused", "Job types paused (1 each).", labels=["job_type"])
-        for job_type in sorted(paused):
-            paused_gauge.add_metric([job_type], 1)
-        yield from (queued, processing, oldest, paused_gauge)
+        pauses = GaugeMetricFamily(
+            "hcm_job_types_paused",
+            "Pauses in force by job type: scope service (every organization) or organization (how many).",
+            labels=["job_type", "scope"],
+        )
+        rows = (
+            JobTypePause.objects.order_by()
+            .values("job_type")
+            .annotate(service=Count("id", filter=Q(organization__isnull=True)), orgs=Count("organization"))
+        )
+        for row in sorted(rows, key=lambda r: r["job_type"]):
+            if row["service"]:
+                pauses.add_metric([row["job_type"], "service"], row["service"])
+            if row["orgs"]:
+                pauses.add_metric([row["job_type"], "organization"], row["orgs"])
+        yield from (queued, processing, oldest, pauses)
 
     def _attempts(self) -> Iterator[object]:
         total = CounterMetricFamily(

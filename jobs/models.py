@@ -193,18 +193,41 @@ class WorkerHeartbeat(models.Model):
         }
 
 
-class PausedJobType(models.Model):
-    """A job type whose queued jobs stay queued, untouched, until it is resumed."""
+class JobTypePause(models.Model):
+    """A paused job type: its queued jobs stay queued, untouched, until it is resumed.
 
-    job_type = models.CharField(primary_key=True, max_length=100)
+    With an organization, only that organization's jobs wait (an organization admin's
+    pause); without one, every organization's jobs of the type wait (a service-wide pause,
+    a platform operator's action).
+    """
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="job_type_pauses"
+    )
+    job_type = models.CharField(max_length=100)
     paused_at = models.DateTimeField(default=timezone.now)
     paused_by = models.CharField(max_length=150, default="system")
 
     class Meta:
-        db_table = "background_job_paused_types"
+        db_table = "background_job_pauses"
+        ordering = ["job_type", "organization"]
+        indexes = [models.Index(fields=["job_type", "organization"], name="bg_pauses_type_org_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "job_type"], name="bg_pauses_org_type_uniq"),
+            # NULLs are distinct in the constraint above: one service-wide pause per type.
+            models.UniqueConstraint(
+                fields=["job_type"], name="bg_pauses_service_type_uniq", condition=Q(organization__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.job_type} (paused)"
+        return (
+            f"{self.job_type} (paused {'for ' + str(self.organization_id) if self.organization_id else 'service-wide'})"
+        )
+
+    @property
+    def scope(self) -> str:
+        return "organization" if self.organization_id else "service"
 
 
 def new_schedule_id() -> str:

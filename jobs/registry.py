@@ -1,9 +1,18 @@
-"""Job types: a decorator registers each handler with its payload schema and limits.
+"""Job types: a decorator registers each handler with its scope, payload schema and limits.
 
-    @job_handler("cache_flush", payload=CacheFlushPayload, timeout=60)
+    @job_handler("cache_flush", scope=("organization", "service"), payload=CacheFlushPayload, timeout=60)
     def cache_flush(ctx: JobContext) -> dict: ...
 
 A job type is one module under jobs/handlers/ (or `<app>/job_handlers.py`).
+
+Every job type declares where it may act (its scopes):
+- "organization": on the job's organization's data only (the job has an organization);
+- "service": on what every organization shares (the job has none); only platform
+  operators may enqueue, schedule, pause or resume such jobs;
+- "internal": enqueued by the system itself (notifications, Django Tasks), never offered
+  by the API; it runs with or without an organization, as the system enqueued it.
+A type may allow both "organization" and "service" (cleanup, cache_flush): a job's scope
+is then decided by whether it has an organization.
 """
 
 import importlib
@@ -16,10 +25,20 @@ from django.conf import settings
 from django.utils.module_loading import autodiscover_modules
 from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
+
 if TYPE_CHECKING:
     from jobs.context import JobContext
 
 Handler = Callable[["JobContext"], dict[str, Any]]
+
+ORGANIZATION, SERVICE, INTERNAL = "organization", "service", "internal"
+SCOPES = (ORGANIZATION, SERVICE, INTERNAL)
+
+
+def job_scope(organization_id: object | None) -> str:
+    """The scope a job acts in: its organization's, or service-wide when it has none."""
+    return ORGANIZATION if organization_id is not None else SERVICE
 
 
 @dataclass(frozen=True)
@@ -30,24 +49,41 @@ class JobType:
     timeout: float
     priority: str
     description: str
+    scopes: frozenset[str]
 
-    def validate_payload(self, payload: Any) -> dict[str, Any]:
-        """The cleaned payload, or serializers.ValidationError naming each bad field."""
+    @property
+    def internal(self) -> bool:
+        return INTERNAL in self.scopes
+
+    def allows(self, scope: str) -> bool:
+        """May a job of this type act in `scope`? Internal types run wherever the system put them."""
+        return self.internal or scope in self.scopes
+
+    @property
+    def default_scope(self) -> str:
+        """What an API caller gets without asking: the organization's, unless service-only."""
+        return ORGANIZATION if ORGANIZATION in self.scopes else SERVICE
+
+    def validate_payload(self, payload: Any, *, scope: str | None = None) -> dict[str, Any]:
+        """The cleaned payload, or InvalidInput naming each bad field (`payload.<field>`).
+
+        The payload schema sees the job's scope in its context (`self.context["scope"]`),
+        so a rule may depend on it (an organization's cleanup cannot touch shared logs)."""
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
-            raise serializers.ValidationError({"payload": ["Must be a JSON object."]})
+            raise InvalidInput({"payload": ["Must be a JSON object."]})
         if self.payload is None:
             if payload:
-                raise serializers.ValidationError({"payload": [f"{self.name} takes no payload."]})
+                raise InvalidInput({"payload": [f"{self.name} takes no payload."]})
             return {}
-        schema = self.payload(data=payload)
+        schema = self.payload(data=payload, context={"scope": scope})
         known = set(schema.fields)
         unknown = sorted(set(payload) - known)
         if not schema.is_valid() or unknown:
             errors = dict(schema.errors)
             errors.update({name: ["Unknown field."] for name in unknown})
-            raise serializers.ValidationError({"payload": errors})
+            raise InvalidInput({"payload": errors})
         return _json_safe(schema.validated_data)
 
 
@@ -65,12 +101,16 @@ _REGISTRY: dict[str, JobType] = {}
 def job_handler(
     name: str,
     *,
+    scope: str | tuple[str, ...],
     payload: type[serializers.Serializer] | None = None,
     timeout: float = 300.0,
     priority: str = "medium",
 ) -> Callable[[Handler], Handler]:
     if priority not in ("low", "medium", "high"):
         raise ValueError(f"priority must be low, medium or high, not {priority!r}")
+    scopes = frozenset((scope,) if isinstance(scope, str) else scope)
+    if not scopes or not scopes <= set(SCOPES) or (INTERNAL in scopes and len(scopes) > 1):
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)} (or organization and service), not {scope!r}")
 
     def register(func: Handler) -> Handler:
         existing = _REGISTRY.get(name)
@@ -83,6 +123,7 @@ def job_handler(
             timeout=timeout,
             priority=priority,
             description=(func.__doc__ or "").strip().split("\n")[0],
+            scopes=scopes,
         )
         return func
 
@@ -94,7 +135,25 @@ def get_job_type(name: str) -> JobType | None:
 
 
 def job_type_names() -> list[str]:
+    """Every registered type, internal ones included (what workers run, lists filter on)."""
     return sorted(_REGISTRY)
+
+
+def offered_job_type_names() -> list[str]:
+    """The types a person may enqueue, schedule or pause (not the internal ones)."""
+    return sorted(name for name, spec in _REGISTRY.items() if not spec.internal)
+
+
+def offered_job_type(name: str) -> JobType:
+    """The registered, non-internal type `name`, or InvalidInput on `job_type` listing the valid ones."""
+    spec = _REGISTRY.get(name) if isinstance(name, str) else None
+    if spec is None or spec.internal:
+        raise InvalidInput({"job_type": [unknown_job_type_message(name, offered_job_type_names())]})
+    return spec
+
+
+def unknown_job_type_message(name: object, valid: list[str]) -> str:
+    return f"Unknown job type {name!r}. Valid types: {', '.join(valid)}."
 
 
 def autodiscover() -> None:

@@ -45,14 +45,18 @@ def temp_file_cutoff(now: datetime) -> datetime:
     return now - timedelta(hours=settings.JOBS_TEMP_MAX_AGE_HOURS)
 
 
-def expired_jobs(*, status: str, now: datetime):
+def expired_jobs(*, status: str, now: datetime, organization_id: str | None = None):
+    """Finished jobs of `status` past retention: one organization's, or every one's (None)."""
     cutoff = now - job_retention(status)
-    return BackgroundJob.objects.filter(
+    jobs = BackgroundJob.objects.filter(
         Q(completed_at__lt=cutoff) | Q(completed_at__isnull=True, updated_at__lt=cutoff), status=status
     )
+    return jobs.filter(organization_id=organization_id) if organization_id else jobs
 
 
-def delete_expired_jobs(*, now: datetime, after_batch: Callable[[], None] = lambda: None) -> dict[str, int]:
+def delete_expired_jobs(
+    *, now: datetime, organization_id: str | None = None, after_batch: Callable[[], None] = lambda: None
+) -> dict[str, int]:
     """Delete finished jobs past retention with their attempt rows, in batches (short
     write transactions, so workers sharing a SQLite file are not held up).
 
@@ -63,7 +67,8 @@ def delete_expired_jobs(*, now: datetime, after_batch: Callable[[], None] = lamb
         counts[f"{status}_jobs"] += 0
         counts["job_attempts"] += 0
         while True:
-            ids = list(expired_jobs(status=status, now=now).order_by().values_list("pk", flat=True)[:DELETE_BATCH])
+            expired = expired_jobs(status=status, now=now, organization_id=organization_id)
+            ids = list(expired.order_by().values_list("pk", flat=True)[:DELETE_BATCH])
             if not ids:
                 break
             # Re-check the status in the delete: a job retried meanwhile is queued again.

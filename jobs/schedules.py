@@ -18,12 +18,12 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils.timezone import now as current_time
-from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
 from hcm.models import Organization
 from jobs.cron import InvalidCron, cron_normalize, next_tick, timezone_get
 from jobs.models import BackgroundJob, JobPriority, JobSchedule
-from jobs.registry import get_job_type, job_type_names
+from jobs.registry import get_job_type, job_scope, job_type_names, unknown_job_type_message
 from jobs.services import job_enqueue
 
 logger = logging.getLogger("jobs.schedules")
@@ -46,21 +46,29 @@ def job_schedule_validate(
     cron_expression: str,
     timezone: str,
     priority: str | None,
+    organization_id: str | None,
 ) -> dict[str, Any]:
-    """The cleaned values, or serializers.ValidationError naming every bad field.
+    """The cleaned values, or InvalidInput naming every bad field.
 
-    The one place these rules live: the API and the admin both call it.
+    A schedule's jobs act in its scope: its organization's, or service-wide without one;
+    the job type must allow that scope. The one place these rules live: the API and the
+    admin both call it.
     """
     errors: dict[str, Any] = {}
     clean: dict[str, Any] = {"job_type": job_type, "timezone": timezone, "priority": priority}
     spec = get_job_type(job_type)
+    scope = job_scope(organization_id)
     if spec is None:
-        errors["job_type"] = [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]
+        errors["job_type"] = [unknown_job_type_message(job_type, job_type_names())]
+    elif not spec.allows(scope) or spec.internal:
+        errors["job_type"] = [
+            f"{job_type} cannot be scheduled in scope {scope!r} (it allows: {', '.join(sorted(spec.scopes))})."
+        ]
     else:
         try:
-            clean["payload"] = spec.validate_payload(payload)
-        except serializers.ValidationError as exc:
-            errors.update(exc.detail)
+            clean["payload"] = spec.validate_payload(payload, scope=scope)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     try:
         clean["cron_expression"] = cron_normalize(cron_expression)
     except InvalidCron as exc:
@@ -72,7 +80,7 @@ def job_schedule_validate(
     if priority is not None and priority not in JobPriority.labels:
         errors["priority"] = [f"Must be one of {', '.join(JobPriority.labels)}, or null for the job type's default."]
     if errors:
-        raise serializers.ValidationError(errors)
+        raise InvalidInput(errors)
     return clean
 
 
@@ -89,35 +97,12 @@ def job_schedules_visible(*, organization: Organization) -> QuerySet[JobSchedule
     )
 
 
-def job_schedule_list(
-    *,
-    organization: Organization,
-    job_type: str | None = None,
-    enabled: bool | None = None,
-    scope: str | None = None,
-) -> QuerySet[JobSchedule]:
-    schedules = job_schedules_visible(organization=organization)
-    if job_type:
-        schedules = schedules.filter(job_type=job_type)
-    if enabled is not None:
-        schedules = schedules.filter(enabled=enabled)
-    if scope == "organization":
-        schedules = schedules.filter(organization=organization)
-    elif scope == "service":
-        schedules = schedules.filter(organization__isnull=True)
-    return schedules
-
-
-def job_schedule_get(*, organization: Organization, schedule_id: str) -> JobSchedule | None:
-    return job_schedules_visible(organization=organization).filter(pk=schedule_id).first()
-
-
 def _name_taken(*, organization: Organization | None, name: str, exclude_id: str | None = None) -> bool:
     return JobSchedule.objects.filter(organization=organization, name=name).exclude(pk=exclude_id).exists()
 
 
-def _name_error(name: str) -> serializers.ValidationError:
-    return serializers.ValidationError({"name": [f"A schedule named {name!r} already exists."]})
+def _name_error(name: str) -> InvalidInput:
+    return InvalidInput({"name": [f"A schedule named {name!r} already exists."]})
 
 
 def job_schedule_create(
@@ -136,7 +121,12 @@ def job_schedule_create(
     """Validate and save a schedule; its first tick is the first one after now."""
     now = now or current_time()
     clean = job_schedule_validate(
-        job_type=job_type, payload=payload, cron_expression=cron_expression, timezone=timezone, priority=priority
+        job_type=job_type,
+        payload=payload,
+        cron_expression=cron_expression,
+        timezone=timezone,
+        priority=priority,
+        organization_id=organization.pk if organization else None,
     )
     schedule = JobSchedule(
         organization=organization,
@@ -174,13 +164,15 @@ def job_schedule_update(
     """
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise serializers.ValidationError({name: ["Not editable."] for name in unknown})
+        raise InvalidInput({name: ["Not editable."] for name in unknown})
     now = now or current_time()
     current = {field: getattr(schedule, field) for field in EDITABLE_FIELDS} | {"priority": schedule.priority_name}
     proposed = current | dict(changes)
     differs = {field for field in EDITABLE_FIELDS if proposed[field] != current[field]}
     if differs & _JOB_FIELDS or (proposed["enabled"] and "enabled" in differs):
-        clean = job_schedule_validate(**{field: proposed[field] for field in _JOB_FIELDS})
+        clean = job_schedule_validate(
+            **{field: proposed[field] for field in _JOB_FIELDS}, organization_id=schedule.organization_id
+        )
         proposed.update(payload=clean["payload"], cron_expression=clean["cron_expression"])
     priority = proposed["priority"]
     new_values = proposed | {
@@ -293,12 +285,12 @@ def _take_tick(schedule: JobSchedule, *, now: datetime) -> BackgroundJob | None:
                 idempotency_key=f"schedule:{schedule.pk}:{_iso(tick)}",
                 created_by=f"schedule:{schedule.name}"[:150],
             )
-        except serializers.ValidationError as exc:
+        except InvalidInput as exc:
             # The payload no longer fits the job type: this tick is skipped (the schedule
             # still advances, or it would fail on every heartbeat); editing it fixes it.
             logger.error(
                 "schedule tick skipped: invalid payload",
-                extra={**_log_fields(schedule), "tick": _iso(tick), "error": str(exc.detail)[:500]},
+                extra={**_log_fields(schedule), "tick": _iso(tick), "error": str(exc)[:500]},
             )
             return None
         JobSchedule.objects.filter(pk=schedule.pk).update(last_job_id=job.id)

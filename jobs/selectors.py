@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, Min, Q, QuerySet
+from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hcm.models import Organization
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
 
 STATS_WINDOW_DAYS = 7
 # Heartbeat rows accumulate (one per worker process ever started); /stats lists the
@@ -61,8 +61,23 @@ def job_attempts(*, job: BackgroundJob) -> QuerySet[JobAttempt]:
     return JobAttempt.objects.filter(job=job).order_by("attempt", "id")
 
 
-def paused_job_types() -> list[PausedJobType]:
-    return list(PausedJobType.objects.order_by("job_type"))
+def held_by_pause() -> Exists:
+    """True for a job whose type is paused service-wide or for the job's organization:
+    the ORM twin of the claim query's pause test (jobs/claim.py)."""
+    return Exists(
+        JobTypePause.objects.filter(job_type=OuterRef("job_type")).filter(
+            Q(organization__isnull=True) | Q(organization=OuterRef("organization"))
+        )
+    )
+
+
+def job_type_pauses(*, organization: Organization | None) -> list[JobTypePause]:
+    """The pauses that hold an organization's jobs: the service-wide ones and its own
+    (organization None: every pause, of every organization)."""
+    pauses = JobTypePause.objects.select_related("organization")
+    if organization is not None:
+        pauses = pauses.filter(Q(organization__isnull=True) | Q(organization=organization))
+    return list(pauses.order_by("job_type", "organization_id"))
 
 
 def workers_recent(*, since: datetime) -> list[WorkerHeartbeat]:
@@ -113,13 +128,13 @@ def job_type_run_summary(*, organization: Organization, since: datetime) -> dict
 def job_stats(*, organization: Organization, now: datetime | None = None) -> dict[str, Any]:
     """What GET /api/system/background-jobs/stats returns.
 
-    Job figures are the organization's; workers and paused job types are service-wide.
+    Job figures are the organization's; workers are service-wide. Paused job types are
+    the ones that hold this organization's jobs: its own pauses and the service-wide ones.
     A due job is queued, past its run_at / next_retry_at, and of a type that is not paused.
     """
     now = now or timezone.now()
     jobs = BackgroundJob.objects.filter(organization=organization)
-    paused = paused_job_types()
-    paused_names = [p.job_type for p in paused]
+    paused = job_type_pauses(organization=organization)
 
     by_status = dict.fromkeys(JobStatus.values, 0)
     by_job_type: dict[str, dict[str, int]] = {}
@@ -130,14 +145,22 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
         by_status[row["status"]] += row["n"]
 
     queued = jobs.filter(status=JobStatus.QUEUED)
-    not_paused = ~Q(job_type__in=paused_names) if paused_names else Q()
-    due = Q(available_at__lte=now) & not_paused
-    queue = queued.aggregate(
-        due=Count("id", filter=due),
-        scheduled=Count("id", filter=Q(available_at__gt=now) & not_paused),
-        oldest_due_at=Min("available_at", filter=due),
-    )
-    queue["paused"] = queued.filter(job_type__in=paused_names).count() if paused_names else 0
+    queue: dict[str, Any] = {"due": 0, "scheduled": 0, "oldest_due_at": None, "paused": 0}
+    if paused:
+        held = held_by_pause()
+        queue = queued.aggregate(
+            due=Count("id", filter=Q(available_at__lte=now) & ~held),
+            scheduled=Count("id", filter=Q(available_at__gt=now) & ~held),
+            oldest_due_at=Min("available_at", filter=Q(available_at__lte=now) & ~held),
+            paused=Count("id", filter=Q(held)),
+        )
+    else:  # the common case: no subquery at all
+        queue = queued.aggregate(
+            due=Count("id", filter=Q(available_at__lte=now)),
+            scheduled=Count("id", filter=Q(available_at__gt=now)),
+            oldest_due_at=Min("available_at", filter=Q(available_at__lte=now)),
+        )
+        queue["paused"] = 0
     oldest_due_at = queue.pop("oldest_due_at")
 
     since = now - timedelta(days=STATS_WINDOW_DAYS)
@@ -159,6 +182,7 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
         },
         "workers": [{**w.as_dict(), "alive": worker_is_alive(w, cutoff=cutoff)} for w in workers_recent(since=since)],
         "paused_job_types": [
-            {"job_type": p.job_type, "paused_at": p.paused_at, "paused_by": p.paused_by} for p in paused
+            {"job_type": p.job_type, "scope": p.scope, "paused_at": p.paused_at, "paused_by": p.paused_by}
+            for p in paused
         ],
     }

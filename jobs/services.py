@@ -8,12 +8,12 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput, StateConflict
 from hcm.logging import current_request_id
 from hcm.models import Organization
-from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
-from jobs.registry import get_job_type, job_type_names
+from jobs.models import BackgroundJob, JobPriority, JobStatus, JobTypePause
+from jobs.registry import get_job_type, job_scope, job_type_names, unknown_job_type_message
 
 logger = logging.getLogger("jobs")
 
@@ -21,8 +21,8 @@ NOTIFY_CHANNEL = "hcm_jobs"
 MAX_RETRIES_LIMIT = 10  # the bg_jobs_max_retries_range constraint
 
 
-class JobStateError(Exception):
-    """The job is not in a state that allows this action (API: 400)."""
+class JobStateError(StateConflict):
+    """The job is not in a state that allows this action (API: 400 naming `status`)."""
 
 
 def _notify_workers(job_type: str) -> None:
@@ -45,24 +45,39 @@ def job_enqueue(
     created_by: str = "system",
     queue_name: str = "default",
 ) -> tuple[BackgroundJob, bool]:
-    """Validate and queue a job; returns (job, created).
+    """Validate and queue a job; returns (job, created). Raises InvalidInput naming every
+    bad field at once.
 
-    The same idempotency_key again (per organization) returns the existing job: the
-    database's unique constraint decides, so two concurrent requests cannot both insert.
+    The job acts in its organization's scope, or service-wide with no organization; the
+    type must allow that scope (who may ask for a service-wide job is the caller's check:
+    hcm.permissions). The same idempotency_key again (per organization) returns the
+    existing job: the database's unique constraint decides, so two concurrent requests
+    cannot both insert.
     """
+    errors: dict[str, Any] = {}
     spec = get_job_type(job_type)
+    scope = job_scope(organization.pk if organization else None)
     if spec is None:
-        raise serializers.ValidationError(
-            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
-        )
-    priority = priority or spec.priority
+        errors["job_type"] = [unknown_job_type_message(job_type, job_type_names())]
+    elif not spec.allows(scope):
+        errors["job_type"] = [
+            f"{job_type} cannot run in scope {scope!r} (it allows: {', '.join(sorted(spec.scopes))})."
+        ]
+    priority = priority or (spec.priority if spec else JobPriority.MEDIUM.label)
     if priority not in JobPriority.labels:
-        raise serializers.ValidationError({"priority": [f"Must be one of {', '.join(JobPriority.labels)}."]})
+        errors["priority"] = [f"Must be one of {', '.join(JobPriority.labels)}."]
     if not 0 <= max_retries <= MAX_RETRIES_LIMIT:
         # Checked here, not left to the CHECK constraint: its IntegrityError would be
         # taken for an idempotency-key conflict below.
-        raise serializers.ValidationError({"max_retries": [f"Must be between 0 and {MAX_RETRIES_LIMIT}."]})
-    clean_payload = spec.validate_payload(payload)
+        errors["max_retries"] = [f"Must be between 0 and {MAX_RETRIES_LIMIT}."]
+    clean_payload: dict[str, Any] = {}
+    if spec is not None:
+        try:
+            clean_payload = spec.validate_payload(payload, scope=scope)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
     now = timezone.now()
     run_at = run_at or now
     job = BackgroundJob(
@@ -159,23 +174,33 @@ def job_run_now(*, job: BackgroundJob, by: str) -> BackgroundJob:
     return job
 
 
-def job_type_pause(*, job_type: str, by: str) -> PausedJobType:
+def _pausable(job_type: str) -> None:
     if get_job_type(job_type) is None:
-        raise serializers.ValidationError(
-            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
-        )
-    paused, _ = PausedJobType.objects.get_or_create(job_type=job_type, defaults={"paused_by": by})
-    logger.info("job type paused", extra={"job_type": job_type, "by": by})
+        raise InvalidInput({"job_type": [unknown_job_type_message(job_type, job_type_names())]})
+
+
+def job_type_pause(*, job_type: str, organization: Organization | None, by: str) -> JobTypePause:
+    """Hold the type's queued jobs: the organization's, or every organization's when
+    `organization` is None (service-wide). Pausing again keeps the first pause."""
+    _pausable(job_type)
+    paused, _ = JobTypePause.objects.get_or_create(
+        job_type=job_type, organization=organization, defaults={"paused_by": by}
+    )
+    logger.info(
+        "job type paused",
+        extra={"job_type": job_type, "organization_id": organization.pk if organization else None, "by": by},
+    )
     return paused
 
 
-def job_type_resume(*, job_type: str, by: str) -> bool:
-    if get_job_type(job_type) is None:
-        raise serializers.ValidationError(
-            {"job_type": [f"Unknown job type {job_type!r}. Valid types: {', '.join(job_type_names())}."]}
-        )
+def job_type_resume(*, job_type: str, organization: Organization | None, by: str) -> bool:
+    """Lift that pause (an organization's own, or the service-wide one); True if there was one."""
+    _pausable(job_type)
     with transaction.atomic():
-        deleted, _ = PausedJobType.objects.filter(job_type=job_type).delete()
+        deleted, _ = JobTypePause.objects.filter(job_type=job_type, organization=organization).delete()
         _notify_workers(job_type)
-    logger.info("job type resumed", extra={"job_type": job_type, "by": by})
+    logger.info(
+        "job type resumed",
+        extra={"job_type": job_type, "organization_id": organization.pk if organization else None, "by": by},
+    )
     return bool(deleted)

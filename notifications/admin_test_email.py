@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import Throttled
 
 from hcm.audit import audit_log
-from hcm.ratelimit import enforce_rate_limit
+from hcm.throttles import spend
 from notifications.email import EmailDeliveryError
 from notifications.models import NotificationSettings
 from notifications.services.test_email import EmailDisabledError, send_test_email
@@ -40,7 +40,7 @@ def notification_settings_test_email_view(request: HttpRequest, object_id: str) 
     recipient = form.cleaned_data["recipient"] or settings.email_from_address
     try:
         # The API's per-user allowance: the button is no way around it.
-        enforce_rate_limit(request, "notification_settings_test_email")
+        spend(request, "notification_settings_test_email")
         sent = send_test_email(settings, recipient=recipient, requested_by=request.user.get_username())
     except (EmailDisabledError, EmailDeliveryError, Throttled) as exc:
         reason = exc.detail if isinstance(exc, Throttled) else str(exc)

@@ -20,6 +20,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
 from notifications.models import Channel, NotificationPriority, NotificationSettings
 
 DATA_MAX_BYTES = 10 * 1024
@@ -33,12 +34,8 @@ CHANNEL_MASTER_TOGGLES = {
 }
 
 
-class InvalidNotification(ValueError):
+class InvalidNotification(InvalidInput, ValueError):
     """Bad input to notify(): `errors` names each bad field, as a 400 response does."""
-
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ from rest_framework import serializers
 
 from jobs.cleanup import register_cleanup_step
 from jobs.context import JobContext
+from jobs.errors import PermanentJobError
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
+from notifications.models import Delivery
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
 from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
@@ -21,10 +23,14 @@ class NotificationDigestPayload(serializers.Serializer):
     organization_id = serializers.CharField(max_length=40, required=False)
 
 
-@job_handler(SEND_JOB_TYPE, payload=NotificationSendPayload, timeout=60)
+@job_handler(SEND_JOB_TYPE, scope="internal", payload=NotificationSendPayload, timeout=60)
 def notification_send(ctx: JobContext) -> dict:
-    """Send one email / SMS / Slack delivery; permanent failures are not retried."""
+    """Send one email / SMS / Slack delivery of the job's organization; permanent failures
+    are not retried."""
     job = ctx.job
+    if not Delivery.objects.filter(pk=ctx.payload["delivery_id"], organization_id=job.organization_id).exists():
+        # A payload can never name another organization's delivery (or one that is gone).
+        raise PermanentJobError(f"Delivery {ctx.payload['delivery_id']} is not one of this job's organization.")
     # The job system owns the retry rule; ask it whether a failure now would be the last.
     last = RetryPolicy.from_settings().after_failure(
         retry_count=job.retry_count, max_retries=job.max_retries, now=timezone.now()
@@ -32,23 +38,31 @@ def notification_send(ctx: JobContext) -> dict:
     return delivery_attempt(delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up)
 
 
-@job_handler("notification_digest", payload=NotificationDigestPayload, timeout=300, priority="low")
+@job_handler("notification_digest", scope="internal", payload=NotificationDigestPayload, timeout=300, priority="low")
 def notification_digest(ctx: JobContext) -> dict:
-    """Queue the digest emails that are due (one organization, or all); idempotent."""
-    organization_id = ctx.payload.get("organization_id") or ctx.job.organization_id
-    return digests_create_due(organization_id=organization_id)
+    """Queue the digest emails that are due (the job's organization, or all); idempotent."""
+    named, own = ctx.payload.get("organization_id"), ctx.job.organization_id
+    if own is not None and named not in (None, own):
+        raise PermanentJobError(f"A digest job of organization {own} cannot run another organization's digests.")
+    return digests_create_due(organization_id=own or named)
 
 
-def _purge_read_notifications() -> int:
-    return read_notifications_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+def _purge_read_notifications(organization_id: str | None) -> int:
+    return read_notifications_purge(
+        older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
+    )
 
 
-def _purge_channel_deliveries() -> int:
-    return channel_deliveries_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+def _purge_channel_deliveries(organization_id: str | None) -> int:
+    return channel_deliveries_purge(
+        older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
+    )
 
 
-def _purge_digest_runs() -> int:
-    return digest_runs_purge(older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+def _purge_digest_runs(organization_id: str | None) -> int:
+    return digest_runs_purge(
+        older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
+    )
 
 
 register_cleanup_step("expired_data", "read_notifications", _purge_read_notifications)

@@ -1,32 +1,18 @@
-"""Read-only queries for the notification center (always one user's own notifications)."""
+"""Read-only figures over a user's notifications. The caller passes the notifications it
+may see (the API's get_queryset() scopes them to the signed-in user)."""
 
 from django.db.models import Count, Q, QuerySet
 
-from hcm.models import User
 from notifications.models import Notification, NotificationStatus
 
 
-def notification_list(*, user: User, unread_only: bool = False, type: str | None = None) -> QuerySet[Notification]:
-    """The user's notifications, newest first (id breaks ties so pages never overlap)."""
-    notifications = Notification.objects.filter(user=user)
-    if unread_only:
-        notifications = notifications.filter(read_at__isnull=True)
-    if type:
-        notifications = notifications.filter(type=type)
-    return notifications.order_by("-created_at", "-id")
+def notification_unread_count(*, notifications: QuerySet[Notification]) -> int:
+    return notifications.filter(read_at__isnull=True).count()
 
 
-def notification_get(*, user: User, notification_id: str) -> Notification | None:
-    return Notification.objects.filter(user=user, pk=notification_id).first()
-
-
-def notification_unread_count(*, user: User) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
-
-
-def notification_stats(*, user: User) -> dict:
-    """{"total", "unread", "read", "failed", "by_type"} over the user's notifications."""
-    mine = Notification.objects.filter(user=user)
+def notification_stats(*, notifications: QuerySet[Notification]) -> dict:
+    """{"total", "unread", "read", "failed", "by_type"} over `notifications`."""
+    mine = notifications.order_by()
     totals = mine.aggregate(
         total=Count("id"),
         unread=Count("id", filter=Q(read_at__isnull=True)),

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from hcm.openapi import openapi_pattern
+
 # \Z, not $: "$" also matches before a trailing newline.
 E164 = re.compile(r"^\+[1-9]\d{1,14}\Z")
 HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d\Z")
@@ -17,12 +19,14 @@ MASK = "…"
 CUSTOM_SETTINGS_MAX_BYTES = 16 * 1024
 
 
+@openapi_pattern(E164)
 def validate_e164(value: str) -> str:
     if not E164.match(value):
         raise ValidationError("Enter a phone number in E.164 format, e.g. +15551234567.")
     return value
 
 
+@openapi_pattern(HH_MM)
 def validate_hh_mm(value: str) -> str:
     if not HH_MM.match(value):
         raise ValidationError("Enter a time as HH:MM (24-hour), e.g. 22:00.")

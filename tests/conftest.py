@@ -1,10 +1,10 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from hcm.models import Role
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_platform_operator, make_user
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -18,8 +18,11 @@ def _fast_password_hashing():
 
 @pytest.fixture(autouse=True)
 def _clear_cache(db):
-    # Rate-limit counters live in the cache; each test starts with none spent.
-    cache.clear()
+    # Rate-limit counters live in a cache ("ratelimit"); each test starts with none spent.
+    from django.conf import settings
+
+    for alias in settings.CACHES:
+        caches[alias].clear()
     yield
 
 
@@ -67,3 +70,14 @@ def member_client(member_user) -> APIClient:
 @pytest.fixture
 def other_admin_client(other_admin) -> APIClient:
     return client_for(other_admin)
+
+
+@pytest.fixture
+def operator_user(org):
+    """A system_admin of acme who is also a platform operator (hcm.operate_platform)."""
+    return make_platform_operator(make_user(org, role=Role.SYSTEM_ADMIN, username="olga"))
+
+
+@pytest.fixture
+def operator_client(operator_user) -> APIClient:
+    return client_for(operator_user)

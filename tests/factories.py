@@ -22,3 +22,11 @@ def make_user(org: Organization, *, role: str = Role.MEMBER, username: str | Non
         org_slug=org.slug, username=username, password=PASSWORD, email=email or f"{username}@example.com", role=role
     )
     return user
+
+
+def make_platform_operator(user: User) -> User:
+    """Grant `hcm.operate_platform` (what an operator does in the admin's user page)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="operate_platform", content_type__app_label="hcm"))
+    return User.objects.get(pk=user.pk)  # a fresh instance: permissions are cached per object

@@ -18,7 +18,7 @@ from jobs.context import JobContext
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.registry import job_handler
 
-NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_log")
+NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log")
 
 
 def append_line(path: str, line: str) -> None:
@@ -46,7 +46,7 @@ class RecordPayload(serializers.Serializer):
     path = serializers.CharField()
 
 
-@job_handler("test_record", payload=RecordPayload, timeout=30)
+@job_handler("test_record", scope=("organization", "service"), payload=RecordPayload, timeout=30)
 def record(ctx: JobContext) -> dict:
     """Appends `ran <job id> <attempt> <pid>` to the file: the test's log of executions."""
     _event(ctx, ctx.payload["path"], "ran")
@@ -59,7 +59,7 @@ class SleepPayload(serializers.Serializer):
     checks = serializers.BooleanField(default=True, help_text="Call ctx.check() every 50 ms.")
 
 
-@job_handler("test_sleep", payload=SleepPayload, timeout=60)
+@job_handler("test_sleep", scope=("organization", "service"), payload=SleepPayload, timeout=60)
 def sleep(ctx: JobContext) -> dict:
     """Sleeps, checking for cancel/timeout/shutdown every 50 ms unless checks is false;
     appends `start …` and `end …` events."""
@@ -79,7 +79,7 @@ class StubbornPayload(serializers.Serializer):
     path = serializers.CharField(required=False)
 
 
-@job_handler("test_stubborn", payload=StubbornPayload, timeout=0.5)
+@job_handler("test_stubborn", scope=("organization", "service"), payload=StubbornPayload, timeout=0.5)
 def stubborn(ctx: JobContext) -> dict:
     """Sleeps past its 0.5 s timeout without ever checking."""
     _event(ctx, ctx.payload.get("path"), "start")
@@ -94,7 +94,7 @@ class FailPayload(serializers.Serializer):
     retry_after = serializers.FloatField(required=False, min_value=0)
 
 
-@job_handler("test_fail", payload=FailPayload, timeout=30)
+@job_handler("test_fail", scope=("organization", "service"), payload=FailPayload, timeout=30)
 def fail(ctx: JobContext) -> dict:
     """Fails its first `times` attempts (RuntimeError, PermanentJobError or RetryJobAfter)."""
     attempt = ctx.job.attempt
@@ -113,7 +113,7 @@ class ProgressLoopPayload(serializers.Serializer):
     path = serializers.CharField(required=False)
 
 
-@job_handler("test_progress_loop", payload=ProgressLoopPayload, timeout=60)
+@job_handler("test_progress_loop", scope=("organization", "service"), payload=ProgressLoopPayload, timeout=60)
 def progress_loop(ctx: JobContext) -> dict:
     """Reports progress (a fenced database write) every `interval` seconds."""
     steps = ctx.payload["steps"]
@@ -125,11 +125,17 @@ def progress_loop(ctx: JobContext) -> dict:
     return {"steps": steps}
 
 
+@job_handler("test_noop", scope=("organization", "service"), timeout=10)
+def test_noop(ctx: JobContext) -> dict:
+    """Does nothing: an organization- (or service-) scope type for tests (`noop` is internal)."""
+    return {}
+
+
 class LogPayload(serializers.Serializer):
     message = serializers.CharField()
 
 
-@job_handler("test_log", payload=LogPayload, timeout=30)
+@job_handler("test_log", scope=("organization", "service"), payload=LogPayload, timeout=30)
 def log_message(ctx: JobContext) -> dict:
     """Logs `message` from the handler's thread (INFO, then WARNING): what the worker
     adds to a handler's own lines."""

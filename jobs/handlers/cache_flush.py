@@ -1,4 +1,7 @@
-"""cache_flush: clear Django's default cache, or only the keys under a prefix."""
+"""cache_flush: clear this service's keys in Django's default cache — one organization's
+(its key namespace, hcm.cache.org_cache_key) or, service-wide, every key under the cache's
+KEY_PREFIX — or only the keys under a prefix within that. Never a whole Redis database it
+may share with others, and never the rate-limit counters (their own cache alias)."""
 
 import re
 import time
@@ -10,6 +13,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connections, router, transaction
 from rest_framework import serializers
 
+from hcm.cache import org_cache_key
 from jobs.context import JobContext
 from jobs.errors import PermanentJobError
 from jobs.payload_fields import StrictCharField
@@ -32,7 +36,9 @@ class CacheFlushPayload(serializers.Serializer):
         return attrs
 
 
-@job_handler("cache_flush", payload=CacheFlushPayload, timeout=120, priority="medium")
+@job_handler(
+    "cache_flush", scope=("organization", "service"), payload=CacheFlushPayload, timeout=120, priority="medium"
+)
 def cache_flush(ctx: JobContext) -> dict:
     """Clear the default cache, or the keys starting with `prefix`.
 
@@ -44,9 +50,13 @@ def cache_flush(ctx: JobContext) -> dict:
     started = time.perf_counter()
     cache = caches["default"]
     action = ctx.payload["action"]
-    stored_prefix = _stored_prefix(cache, ctx.payload["prefix"]) if action == "partial" else None
-    result: dict = {"action": action}
-    if stored_prefix is not None:
+    org_id = ctx.job.organization_id
+    # An organization's keys live under its namespace: its "full" flush is a prefix flush.
+    namespace = org_cache_key(org_id, "") if org_id else ""
+    prefix = namespace + (ctx.payload["prefix"] if action == "partial" else "")
+    stored_prefix = _stored_prefix(cache, prefix) if prefix else None
+    result: dict = {"action": action, "scope": "organization" if org_id else "service"}
+    if action == "partial":
         result["prefix"] = ctx.payload["prefix"]
     if isinstance(cache, DatabaseCache):
         result["items_cleared"] = _flush_database_cache(cache, stored_prefix)
@@ -96,7 +106,16 @@ def _flush_database_cache(cache: DatabaseCache, stored_prefix: str | None) -> in
 def _flush_redis(cache: RedisCache, stored_prefix: str | None) -> int:
     # Writes go to the first server (the primary); so do the deletes.
     client = cache._cache.get_client(None, write=True)
-    pattern = _glob_escape(stored_prefix) + "*" if stored_prefix is not None else "*"
+    if stored_prefix is None:
+        # Every key of this service, whatever its version: "<KEY_PREFIX>:*". Without a
+        # KEY_PREFIX our keys cannot be told from other programs' in a shared database.
+        if not cache.key_prefix:
+            raise PermanentJobError(
+                "The Redis cache has no KEY_PREFIX, so this service's keys cannot be told from others' "
+                "in a shared database; set CACHE_KEY_PREFIX (a full flush never runs FLUSHDB)."
+            )
+        stored_prefix = f"{cache.key_prefix}:"
+    pattern = _glob_escape(stored_prefix) + "*"
     cleared, batch = 0, []
     for key in client.scan_iter(match=pattern, count=1000):
         batch.append(key)

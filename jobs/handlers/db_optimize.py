@@ -15,7 +15,7 @@ from jobs.errors import PermanentJobError
 from jobs.registry import job_handler
 
 
-@job_handler("db_optimize", timeout=600, priority="low")
+@job_handler("db_optimize", scope="service", timeout=600, priority="low")
 def db_optimize(ctx: JobContext) -> dict:
     """SQLite: ANALYZE each project table, PRAGMA optimize, VACUUM, checkpoint the WAL.
     PostgreSQL: VACUUM (ANALYZE) each project table.

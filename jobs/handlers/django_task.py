@@ -23,7 +23,7 @@ class DjangoTaskPayload(serializers.Serializer):
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
 
 
-@job_handler("django_task", payload=DjangoTaskPayload, timeout=900)
+@job_handler("django_task", scope="internal", payload=DjangoTaskPayload, timeout=900)
 def django_task(ctx: JobContext) -> dict:
     """Runs a Django Tasks API task (`@task` … `.enqueue()`)."""
     job = BackgroundJob.objects.get(pk=ctx.job.id)

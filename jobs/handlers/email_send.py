@@ -75,7 +75,7 @@ class EmailSendPayload(serializers.Serializer):
         return attrs
 
 
-@job_handler("email_send", payload=EmailSendPayload, timeout=60, priority="high")
+@job_handler("email_send", scope="organization", payload=EmailSendPayload, timeout=60, priority="high")
 def email_send(ctx: JobContext) -> dict:
     """Send an email (a body, or a template rendered with `data`) from the organization.
 

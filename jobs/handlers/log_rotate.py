@@ -23,7 +23,7 @@ class LogRotatePayload(serializers.Serializer):
     )
 
 
-@job_handler("log_rotate", payload=LogRotatePayload, timeout=300, priority="low")
+@job_handler("log_rotate", scope="service", payload=LogRotatePayload, timeout=300, priority="low")
 def log_rotate(ctx: JobContext) -> dict:
     """Rotate the *.log files in LOG_DIR into gzip archives and delete the oldest archives.
 

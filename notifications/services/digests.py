@@ -221,12 +221,16 @@ def _digest_create(
     return 1
 
 
-def digest_runs_purge(*, older_than_days: int, now: datetime | None = None) -> int:
-    """Delete digest runs (and their deliveries) whose period ended long ago."""
+def digest_runs_purge(*, older_than_days: int, organization_id: str | None = None, now: datetime | None = None) -> int:
+    """Delete digest runs (and their deliveries) whose period ended long ago (one
+    organization's, or every one's)."""
     days = max(older_than_days, DIGEST_RUN_MIN_RETENTION_DAYS)
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    expired = DigestRun.objects.filter(period_end__lt=cutoff)
+    if organization_id:
+        expired = expired.filter(organization_id=organization_id)
     deleted = 0
-    while ids := list(DigestRun.objects.filter(period_end__lt=cutoff).values_list("pk", flat=True)[:500]):
+    while ids := list(expired.values_list("pk", flat=True)[:500]):
         DigestRun.objects.filter(pk__in=ids).delete()
         deleted += len(ids)
     return deleted

@@ -128,13 +128,13 @@ def test_dashboard__charts_drawn_inline_and_numbers_match_the_database(operator_
 
 def test_dashboard__shows_paused_types(operator_page, live_server, org):
     make_job(org)
-    job_type_pause(job_type="noop", by="root")
+    job_type_pause(job_type="noop", organization=None, by="root")
 
     operator_page.goto(f"{live_server.url}/admin/jobs/dashboard/")
 
     row = operator_page.locator("#paused tbody tr")
     assert row.count() == 1
-    assert row.locator("td").all_inner_texts()[:2] == ["noop", "1"]
+    assert row.locator("td").all_inner_texts()[:3] == ["noop", "Service-wide", "1"]
     assert operator_page.locator('[data-metric="paused"] .value').inner_text() == "1"
 
 

@@ -45,7 +45,7 @@ def test_queue_depth__splits_queued_jobs_into_due_scheduled_and_paused(org):
 def test_queue_depth__jobs_of_a_paused_type_are_held_not_due(org):
     now = timezone.now()
     make_job(org, available_at=now - timedelta(minutes=1))
-    job_type_pause(job_type="noop", by="root")
+    job_type_pause(job_type="noop", organization=None, by="root")
 
     depth = queue_depth(now=now)
 
@@ -134,7 +134,7 @@ def test_paused_types__with_the_number_of_jobs_they_hold(org):
     make_job(org)
     make_job(org)
     make_job(org, status=JobStatus.COMPLETED)
-    job_type_pause(job_type="noop", by="root")
+    job_type_pause(job_type="noop", organization=None, by="root")
 
     rows = paused_types()
 
@@ -151,7 +151,7 @@ def test_dashboard_page__shows_figures_charts_workers_and_paused_types(operator,
     make_attempt(job, finished_at=timezone.now(), ms=42.0)
     now = timezone.now()
     WorkerHeartbeat.objects.create(worker_id="host:1:abc", hostname="host", pid=1, started_at=now, last_seen_at=now)
-    job_type_pause(job_type="noop", by="root")
+    job_type_pause(job_type="noop", organization=None, by="root")
 
     response = operator.get(DASHBOARD)
 

@@ -209,7 +209,9 @@ def real_ids(org, admin_client) -> dict[str, str]:
     """Objects that exist, made through the API, so path parameters can name them too."""
     job, _ = job_enqueue(organization=org, job_type="noop", created_by="alice")
     schedule = admin_client.post(
-        "/api/system/job-schedules", {"name": "nightly", "job_type": "noop", "cron_expression": "@daily"}, format="json"
+        "/api/system/job-schedules",
+        {"name": "nightly", "job_type": "cleanup", "payload": {"type": "all"}, "cron_expression": "@daily"},
+        format="json",
     )
     assert schedule.status_code == 201, schedule.content
     notification = admin_client.post("/api/notifications", {"title": "Hello"}, format="json")

@@ -15,7 +15,7 @@ from jobs.models import (
     JobAttempt,
     JobPriority,
     JobStatus,
-    PausedJobType,
+    JobTypePause,
     WorkerHeartbeat,
 )
 from jobs.services import job_enqueue
@@ -293,25 +293,25 @@ def test_workers_list__alive_stale_and_stopped_at_a_glance(operator):
 
 
 def test_paused_types__adding_pauses_and_deleting_resumes(operator, org):
-    add = operator.post("/admin/jobs/pausedjobtype/add/", {"job_type": "noop"}, follow=True)
+    add = operator.post("/admin/jobs/jobtypepause/add/", {"job_type": "noop", "organization": ""}, follow=True)
 
     assert add.status_code == 200
-    paused = PausedJobType.objects.get()
+    paused = JobTypePause.objects.get()
     assert (paused.job_type, paused.paused_by) == ("noop", "root")
-    assert "noop" in operator.get("/admin/jobs/pausedjobtype/").content.decode()
+    assert "noop" in operator.get("/admin/jobs/jobtypepause/").content.decode()
     job = enqueue(org)
     assert claim_jobs(worker_id="w", limit=5, lease_seconds=60) == []
 
-    delete = operator.post("/admin/jobs/pausedjobtype/noop/delete/", {"post": "yes"})
+    delete = operator.post(f"/admin/jobs/jobtypepause/{paused.pk}/delete/", {"post": "yes"})
 
     assert delete.status_code == 302
-    assert not PausedJobType.objects.exists()
+    assert not JobTypePause.objects.exists()
     assert [c.id for c in claim_jobs(worker_id="w", limit=5, lease_seconds=60)] == [job.id]
 
 
 def test_paused_types__unknown_type_cannot_be_added(operator):
-    response = operator.post("/admin/jobs/pausedjobtype/add/", {"job_type": "make_coffee"})
+    response = operator.post("/admin/jobs/jobtypepause/add/", {"job_type": "make_coffee"})
 
     assert response.status_code == 200
     assert "job_type" in response.context["adminform"].form.errors
-    assert not PausedJobType.objects.exists()
+    assert not JobTypePause.objects.exists()

@@ -9,12 +9,26 @@ from rest_framework.test import APIClient
 
 from jobs import registry
 from jobs.claim import claim_jobs
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, PausedJobType, WorkerHeartbeat
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
 from jobs.registry import job_handler
 from jobs.services import job_enqueue
-from tests.workers import start_worker
+from tests.workers import start_worker, worker_env
 
 URL = "/api/system/background-jobs"
+
+
+@pytest.fixture(autouse=True)
+def _test_job_types():
+    """`test_noop` and friends: organization-scope types a person may enqueue (the
+    built-in `noop` is internal, not offered by the API)."""
+    import importlib
+
+    import tests.job_types as module
+
+    importlib.reload(module)
+    yield module
+    for name in module.NAMES:
+        registry._REGISTRY.pop(name, None)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +78,7 @@ def flush_type():
     """A job type with a payload schema and a non-default priority, registered the way
     every handler module registers, for this test only."""
 
-    @job_handler("test_flush", payload=FlushPayload, priority="low", timeout=5)
+    @job_handler("test_flush", scope="organization", payload=FlushPayload, priority="low", timeout=5)
     def test_flush(ctx):
         """Test job type."""
         return {}
@@ -73,7 +87,7 @@ def flush_type():
     registry._REGISTRY.pop("test_flush", None)
 
 
-def enqueue(org, job_type="noop", **kwargs) -> BackgroundJob:
+def enqueue(org, job_type="test_noop", **kwargs) -> BackgroundJob:
     job, _ = job_enqueue(organization=org, job_type=job_type, created_by="alice", **kwargs)
     return job
 
@@ -140,8 +154,10 @@ def test_create__seed_example_returns_201_with_the_seed_fields(admin_client, org
         ("email_send", {"to": "admin@company.com", "subject": "System Alert", "body": "Disk almost full."}),
     ],
 )
-def test_create__seed_job_types_with_seed_payloads(admin_client, job_type, payload):
-    response = admin_client.post(URL, {"job_type": job_type, "payload": payload}, format="json")
+def test_create__seed_job_types_with_seed_payloads(admin_client, operator_client, job_type, payload):
+    # db_optimize and log_rotate act on what all organizations share: a platform operator's.
+    client = operator_client if job_type in ("db_optimize", "log_rotate") else admin_client
+    response = client.post(URL, {"job_type": job_type, "payload": payload}, format="json")
 
     assert response.status_code == 201, response.content
     assert response.json()["job_type"] == job_type
@@ -162,7 +178,7 @@ def test_create__defaults_priority_from_job_type_and_max_retries_3(admin_client,
     assert response.json()["priority"] == "low"  # test_flush's default
     assert response.json()["max_retries"] == 3
 
-    response = admin_client.post(URL, {"job_type": "noop"}, format="json")
+    response = admin_client.post(URL, {"job_type": "test_noop"}, format="json")
     assert response.json()["priority"] == "medium"
     assert response.json()["payload"] == {}
 
@@ -170,7 +186,7 @@ def test_create__defaults_priority_from_job_type_and_max_retries_3(admin_client,
 def test_create__run_at_is_kept_and_the_job_is_not_due_before_it(admin_client):
     run_at = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
 
-    response = admin_client.post(URL, {"job_type": "noop", "run_at": run_at.isoformat()}, format="json")
+    response = admin_client.post(URL, {"job_type": "test_noop", "run_at": run_at.isoformat()}, format="json")
 
     assert response.status_code == 201, response.content
     assert response.json()["run_at"] == run_at.isoformat().replace("+00:00", "Z")
@@ -178,7 +194,7 @@ def test_create__run_at_is_kept_and_the_job_is_not_due_before_it(admin_client):
 
 
 def test_create__trailing_slash_form_answers_too(admin_client):
-    response = admin_client.post(URL + "/", {"job_type": "noop"}, format="json")
+    response = admin_client.post(URL + "/", {"job_type": "test_noop"}, format="json")
 
     assert response.status_code == 201, response.content
 
@@ -189,7 +205,7 @@ def test_create__unknown_job_type_is_400_listing_the_valid_ones(admin_client):
     assert response.status_code == 400
     body = response.json()
     assert "job_type" in body["errors"]
-    assert "noop" in body["errors"]["job_type"][0]
+    assert "test_noop" in body["errors"]["job_type"][0]
     assert "make_coffee" in body["detail"]
     assert not BackgroundJob.objects.exists()
 
@@ -222,7 +238,7 @@ def test_create__payload_that_is_not_an_object_is_400(admin_client, flush_type, 
 
 
 def test_create__payload_for_a_type_without_one_is_400(admin_client):
-    response = admin_client.post(URL, {"job_type": "noop", "payload": {"x": 1}}, format="json")
+    response = admin_client.post(URL, {"job_type": "test_noop", "payload": {"x": 1}}, format="json")
 
     assert response.status_code == 400
     assert "payload" in response.json()["errors"]
@@ -231,16 +247,16 @@ def test_create__payload_for_a_type_without_one_is_400(admin_client):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"job_type": "noop", "max_retries": -1}, "max_retries"),
-        ({"job_type": "noop", "max_retries": 11}, "max_retries"),
-        ({"job_type": "noop", "max_retries": "many"}, "max_retries"),
-        ({"job_type": "noop", "priority": "urgent"}, "priority"),
-        ({"job_type": "noop", "priority": 1}, "priority"),
-        ({"job_type": "noop", "run_at": "tomorrow"}, "run_at"),
-        ({"job_type": "noop", "idempotency_key": "k" * 201}, "idempotency_key"),
-        ({"job_type": "noop", "status": "completed"}, "status"),
-        ({"job_type": "noop", "organization_id": "org_other"}, "organization_id"),
-        ({"job_type": "noop", "bogus": 1}, "bogus"),
+        ({"job_type": "test_noop", "max_retries": -1}, "max_retries"),
+        ({"job_type": "test_noop", "max_retries": 11}, "max_retries"),
+        ({"job_type": "test_noop", "max_retries": "many"}, "max_retries"),
+        ({"job_type": "test_noop", "priority": "urgent"}, "priority"),
+        ({"job_type": "test_noop", "priority": 1}, "priority"),
+        ({"job_type": "test_noop", "run_at": "tomorrow"}, "run_at"),
+        ({"job_type": "test_noop", "idempotency_key": "k" * 201}, "idempotency_key"),
+        ({"job_type": "test_noop", "status": "completed"}, "status"),
+        ({"job_type": "test_noop", "organization_id": "org_other"}, "organization_id"),
+        ({"job_type": "test_noop", "bogus": 1}, "bogus"),
         ({}, "job_type"),
     ],
 )
@@ -255,21 +271,21 @@ def test_create__invalid_or_unknown_body_field_is_400_naming_it(admin_client, bo
 
 @pytest.mark.parametrize("max_retries", [0, 10])
 def test_create__max_retries_bounds_are_accepted(admin_client, max_retries):
-    response = admin_client.post(URL, {"job_type": "noop", "max_retries": max_retries}, format="json")
+    response = admin_client.post(URL, {"job_type": "test_noop", "max_retries": max_retries}, format="json")
 
     assert response.status_code == 201
     assert response.json()["max_retries"] == max_retries
 
 
 def test_create__body_that_is_not_an_object_is_400(admin_client):
-    response = admin_client.post(URL, ["noop"], format="json")
+    response = admin_client.post(URL, ["test_noop"], format="json")
 
     assert response.status_code == 400
     assert response.json()["detail"]
 
 
 def test_create__same_idempotency_key_returns_the_existing_job_with_200(admin_client):
-    body = {"job_type": "noop", "idempotency_key": "nightly-2026-01-07"}
+    body = {"job_type": "test_noop", "idempotency_key": "nightly-2026-01-07"}
 
     first = admin_client.post(URL, body, format="json")
     second = admin_client.post(URL, body, format="json")
@@ -282,7 +298,7 @@ def test_create__same_idempotency_key_returns_the_existing_job_with_200(admin_cl
 
 
 def test_create__idempotency_key_is_per_organization(admin_client, other_admin_client):
-    body = {"job_type": "noop", "idempotency_key": "same-key"}
+    body = {"job_type": "test_noop", "idempotency_key": "same-key"}
 
     mine = admin_client.post(URL, body, format="json")
     theirs = other_admin_client.post(URL, body, format="json")
@@ -292,8 +308,8 @@ def test_create__idempotency_key_is_per_organization(admin_client, other_admin_c
 
 
 def test_create__empty_idempotency_key_means_none(admin_client):
-    first = admin_client.post(URL, {"job_type": "noop", "idempotency_key": ""}, format="json")
-    second = admin_client.post(URL, {"job_type": "noop", "idempotency_key": ""}, format="json")
+    first = admin_client.post(URL, {"job_type": "test_noop", "idempotency_key": ""}, format="json")
+    second = admin_client.post(URL, {"job_type": "test_noop", "idempotency_key": ""}, format="json")
 
     assert first.status_code == second.status_code == 201
     assert first.json()["idempotency_key"] is None
@@ -302,9 +318,9 @@ def test_create__empty_idempotency_key_means_none(admin_client):
 
 def test_create__21st_request_in_a_minute_is_429_with_retry_after(admin_client):
     for _ in range(20):
-        assert admin_client.post(URL, {"job_type": "noop"}, format="json").status_code == 201
+        assert admin_client.post(URL, {"job_type": "test_noop"}, format="json").status_code == 201
 
-    response = admin_client.post(URL, {"job_type": "noop"}, format="json")
+    response = admin_client.post(URL, {"job_type": "test_noop"}, format="json")
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 1
@@ -314,9 +330,9 @@ def test_create__21st_request_in_a_minute_is_429_with_retry_after(admin_client):
 
 def test_create__rate_limit_is_per_user(admin_client, other_admin_client):
     for _ in range(20):
-        admin_client.post(URL, {"job_type": "noop"}, format="json")
+        admin_client.post(URL, {"job_type": "test_noop"}, format="json")
 
-    assert other_admin_client.post(URL, {"job_type": "noop"}, format="json").status_code == 201
+    assert other_admin_client.post(URL, {"job_type": "test_noop"}, format="json").status_code == 201
 
 
 # --- who may call ---------------------------------------------------------------------------
@@ -325,13 +341,13 @@ def test_create__rate_limit_is_per_user(admin_client, other_admin_client):
 def _endpoints(job_id: str) -> list[tuple[str, str, dict | None]]:
     return [
         ("get", URL, None),
-        ("post", URL, {"job_type": "noop"}),
+        ("post", URL, {"job_type": "test_noop"}),
         ("get", f"{URL}/{job_id}", None),
         ("post", f"{URL}/{job_id}/cancel", None),
         ("post", f"{URL}/{job_id}/retry", None),
         ("get", f"{URL}/stats", None),
-        ("post", f"{URL}/pause", {"job_type": "noop"}),
-        ("post", f"{URL}/resume", {"job_type": "noop"}),
+        ("post", f"{URL}/pause", {"job_type": "test_noop"}),
+        ("post", f"{URL}/resume", {"job_type": "test_noop"}),
     ]
 
 
@@ -353,7 +369,7 @@ def test_every_endpoint__member_is_403(member_client, org):
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
     assert BackgroundJob.objects.count() == 1
-    assert not PausedJobType.objects.exists()
+    assert not JobTypePause.objects.exists()
 
 
 @pytest.mark.parametrize("action", ["", "/cancel", "/retry"])
@@ -421,7 +437,7 @@ def test_list__filters_by_status_job_type_and_priority(admin_client, org, flush_
     assert ids(job_type="test_flush") == {queued_flush.id}
     assert ids(priority="high") == {queued_noop.id}
     assert ids(priority="low") == {queued_flush.id}  # test_flush's default
-    assert ids(status="queued", job_type="noop") == {queued_noop.id}
+    assert ids(status="queued", job_type="test_noop") == {queued_noop.id}
     assert ids(status="completed") == set()
 
 
@@ -473,7 +489,7 @@ def test_list_and_detail__never_show_a_traceback(admin_client, org):
         job=job,
         attempt=1,
         worker_id="host:1:aa",
-        job_type="noop",
+        job_type="test_noop",
         started_at=timezone.now(),
         finished_at=timezone.now(),
         duration_ms=12.5,
@@ -503,7 +519,7 @@ def test_detail__job_with_its_attempt_log(admin_client, org):
         job=job,
         attempt=1,
         worker_id="test-host:1:abc",
-        job_type="noop",
+        job_type="test_noop",
         started_at=started,
         finished_at=started + timedelta(milliseconds=250),
         duration_ms=250.0,
@@ -624,37 +640,43 @@ def test_retry__job_that_is_not_failed_or_cancelled_is_400(admin_client, org, st
 def test_pause_then_resume__shows_the_state_and_holds_the_queue(admin_client, org):
     job = enqueue(org)
 
-    paused = admin_client.post(f"{URL}/pause", {"job_type": "noop"}, format="json")
+    paused = admin_client.post(f"{URL}/pause", {"job_type": "test_noop"}, format="json")
 
     assert paused.status_code == 200, paused.content
-    assert paused.json()["job_type"] == "noop"
+    assert paused.json()["job_type"] == "test_noop"
     assert paused.json()["paused"] is True
     assert paused.json()["paused_by"] == "alice"
     assert paused.json()["paused_at"] is not None
     assert claim_jobs(worker_id="w", limit=10, lease_seconds=60) == []
     stats = admin_client.get(f"{URL}/stats").json()
-    assert [p["job_type"] for p in stats["paused_job_types"]] == ["noop"]
+    assert [p["job_type"] for p in stats["paused_job_types"]] == ["test_noop"]
     assert stats["queue"]["paused"] == 1
     assert stats["queue"]["due"] == 0
 
-    resumed = admin_client.post(f"{URL}/resume/", {"job_type": "noop"}, format="json")
+    resumed = admin_client.post(f"{URL}/resume/", {"job_type": "test_noop"}, format="json")
 
     assert resumed.status_code == 200
-    assert resumed.json() == {"job_type": "noop", "paused": False, "paused_at": None, "paused_by": None}
+    assert resumed.json() == {
+        "job_type": "test_noop",
+        "scope": "organization",
+        "paused": False,
+        "paused_at": None,
+        "paused_by": None,
+    }
     assert admin_client.get(f"{URL}/stats").json()["paused_job_types"] == []
     assert [c.id for c in claim_jobs(worker_id="w", limit=10, lease_seconds=60)] == [job.id]
 
 
 def test_pause__twice_keeps_one_pause(admin_client):
-    first = admin_client.post(f"{URL}/pause", {"job_type": "noop"}, format="json").json()
-    second = admin_client.post(f"{URL}/pause", {"job_type": "noop"}, format="json").json()
+    first = admin_client.post(f"{URL}/pause", {"job_type": "test_noop"}, format="json").json()
+    second = admin_client.post(f"{URL}/pause", {"job_type": "test_noop"}, format="json").json()
 
     assert second["paused_at"] == first["paused_at"]
-    assert PausedJobType.objects.count() == 1
+    assert JobTypePause.objects.count() == 1
 
 
 def test_resume__a_type_that_is_not_paused_is_fine(admin_client):
-    response = admin_client.post(f"{URL}/resume", {"job_type": "noop"}, format="json")
+    response = admin_client.post(f"{URL}/resume", {"job_type": "test_noop"}, format="json")
 
     assert response.status_code == 200
     assert response.json()["paused"] is False
@@ -663,14 +685,14 @@ def test_resume__a_type_that_is_not_paused_is_fine(admin_client):
 @pytest.mark.parametrize("action", ["pause", "resume"])
 @pytest.mark.parametrize(
     "body, field",
-    [({"job_type": "make_coffee"}, "job_type"), ({}, "job_type"), ({"job_type": "noop", "until": "x"}, "until")],
+    [({"job_type": "make_coffee"}, "job_type"), ({}, "job_type"), ({"job_type": "test_noop", "until": "x"}, "until")],
 )
 def test_pause_and_resume__bad_body_is_400_naming_the_field(admin_client, action, body, field):
     response = admin_client.post(f"{URL}/{action}", body, format="json")
 
     assert response.status_code == 400
     assert field in response.json()["errors"]
-    assert not PausedJobType.objects.exists()
+    assert not JobTypePause.objects.exists()
 
 
 # --- stats ----------------------------------------------------------------------------------
@@ -718,7 +740,7 @@ def test_stats__counts_queue_and_7_day_summary_from_the_organizations_rows(admin
     assert stats["total"] == 9
     assert stats["by_status"] == {"queued": 3, "processing": 1, "completed": 3, "failed": 1, "cancelled": 1}
     assert stats["by_job_type"] == {
-        "noop": {"total": 7, "queued": 3, "processing": 0, "completed": 3, "failed": 1, "cancelled": 0},
+        "test_noop": {"total": 7, "queued": 3, "processing": 0, "completed": 3, "failed": 1, "cancelled": 0},
         "test_flush": {"total": 2, "queued": 0, "processing": 1, "completed": 0, "failed": 0, "cancelled": 1},
     }
     queue = stats["queue"]
@@ -731,9 +753,9 @@ def test_stats__counts_queue_and_7_day_summary_from_the_organizations_rows(admin
     oldest_due.refresh_from_db()
     assert queue["oldest_due_age_seconds"] < (timezone.now() - oldest_due.available_at).total_seconds() + 1
     summary = stats["last_7_days"]["by_job_type"]
-    assert list(summary) == ["noop"]
+    assert list(summary) == ["test_noop"]
     # 21 runs in the window: 1..20 ms and one 40 ms timeout; 18 succeeded.
-    assert summary["noop"] == {
+    assert summary["test_noop"] == {
         "runs": 21,
         "succeeded": 18,
         "failed": 3,
@@ -781,16 +803,16 @@ def test_stats__workers_with_last_heartbeat_and_alive_flag(admin_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_stats__after_a_real_worker_ran_noop_jobs(admin_client, org):
-    ids = [admin_client.post(URL, {"job_type": "noop"}, format="json").json()["id"] for _ in range(3)]
+    ids = [admin_client.post(URL, {"job_type": "test_noop"}, format="json").json()["id"] for _ in range(3)]
 
-    worker = start_worker("--burst", "--concurrency", "2")
+    worker = start_worker("--burst", "--concurrency", "2", env=worker_env(JOBS_HANDLER_MODULES="tests.job_types"))
     output, _ = worker.communicate(timeout=60)
 
     assert worker.returncode == 0, output.decode()
     stats = admin_client.get(f"{URL}/stats").json()
     assert stats["by_status"]["completed"] == 3
     assert stats["queue"]["depth"] == 0
-    noop = stats["last_7_days"]["by_job_type"]["noop"]
+    noop = stats["last_7_days"]["by_job_type"]["test_noop"]
     assert noop["runs"] == 3
     assert noop["succeeded"] == 3
     assert noop["success_rate"] == 1.0

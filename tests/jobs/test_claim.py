@@ -92,7 +92,7 @@ def _retry_wait_of_2_minutes(org):
 
 def _paused_type(org):
     job = enqueue(org)
-    job_type_pause(job_type="noop", by="alice")
+    job_type_pause(job_type="noop", organization=None, by="alice")
     return job, {"resume": True}
 
 
@@ -118,7 +118,7 @@ def test_claim__job_not_due_stays_queued_until_it_is(org, make_job, not_claimed_
     assert BackgroundJob.objects.get(pk=job.pk).status == JobStatus.QUEUED
 
     if due_with.pop("resume", False):
-        job_type_resume(job_type="noop", by="alice")
+        job_type_resume(job_type="noop", organization=None, by="alice")
     claimed = claim_one(**due_with)
     assert claimed is not None and claimed.id == job.id
 

@@ -20,10 +20,11 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework import serializers
 
+from hcm.exceptions import InvalidInput
 from jobs import logfiles
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, WorkerHeartbeat
+from jobs.registry import get_job_type
 from jobs.services import job_enqueue
 from notifications.services.notification_settings import notification_settings_get
 from tests import workers
@@ -31,10 +32,17 @@ from tests.factories import make_org
 from tests.servers import SMTPServer
 from tests.workers import worker_env
 
-DB_CACHE = {"default": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_cache"}}
+DB_CACHE = {"default": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_cache", "KEY_PREFIX": "hcm"}}
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: a full flush empties it
-REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+REDIS_CACHE = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "hcm"}
+}
 ARCHIVE_NAME = re.compile(r"^(?P<log>.+\.log)\.\d{8}T\d{6}Z(\.\d+)?\.gz$")
+
+
+def scope_org(job_type: str, org):
+    """The organization a job of this type may run for: none for service-only types."""
+    return org if get_job_type(job_type).allows("organization") else None
 
 
 def enqueue(org, job_type: str, payload: dict | None = None) -> BackgroundJob:
@@ -83,8 +91,9 @@ def test_cache_flush_partial_then_db_optimize__prefix_keys_gone_others_kept_data
     db_cache.set_many(survivors, timeout=None)
     db_cache.set("report:v2", "other version", timeout=None, version=2)
 
-    flush = enqueue(org, "cache_flush", {"action": "partial", "prefix": "report:"})
-    optimize = enqueue(org, "db_optimize")
+    # Service-wide (no organization): a platform operator's flush of every organization's keys.
+    flush = enqueue(None, "cache_flush", {"action": "partial", "prefix": "report:"})
+    optimize = enqueue(None, "db_optimize")
     run_burst(tmp_path)
 
     result = completed(flush)
@@ -96,7 +105,8 @@ def test_cache_flush_partial_then_db_optimize__prefix_keys_gone_others_kept_data
     assert db_cache.get("report:v2", version=2) == "other version"  # only the current version is flushed
 
     result = completed(optimize)
-    expected_tables = set(connection.introspection.django_table_names(only_existing=True)) | {"hcm_cache"}
+    tables = set(connection.introspection.django_table_names(only_existing=True))
+    expected_tables = tables | {"hcm_cache", "hcm_ratelimit"}
     assert result["tables_analyzed"] == len(expected_tables)
     assert result["database"] == connection.vendor
     assert isinstance(result["database_bytes_before"], int) and isinstance(result["database_bytes_after"], int)
@@ -198,9 +208,9 @@ def test_maintenance_burst__logs_archived_old_rows_files_and_cache_entries_delet
 
     caches["default"].set_many({"a": 1, "b": 2, "c": 3}, timeout=None)
 
-    rotate = enqueue(org, "log_rotate", {"max_bytes": 50, "keep": 2})
+    rotate = enqueue(None, "log_rotate", {"max_bytes": 50, "keep": 2})
     clean = enqueue(None, "cleanup", {"type": "all"})
-    flush = enqueue(org, "cache_flush", {"action": "full"})
+    flush = enqueue(None, "cache_flush", {"action": "full"})
     run_burst(tmp_path, LOG_DIR=str(log_dir), JOBS_TEMP_DIR=str(temp_dir))
 
     # log_rotate: app.log and hcm.log archived; their newest 2 archives kept.
@@ -325,7 +335,10 @@ def test_email_send__delivered_to_smtp_server_with_result_message_id(transaction
         },
     )
     disabled = enqueue(disabled_org, "email_send", {"to": "ops@example.com", "subject": "Hi", "body": "x"})
-    orphan = enqueue(None, "email_send", {"to": "ops@example.com", "subject": "Hi", "body": "x"})
+    # A job inserted another way than job_enqueue (which refuses an email without an organization).
+    orphan = BackgroundJob.objects.create(
+        organization=None, job_type="email_send", payload={"to": ["ops@example.com"], "subject": "Hi", "body": "x"}
+    )
     with SMTPServer() as smtp:
         run_burst(tmp_path, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port))
 
@@ -383,14 +396,16 @@ def test_cache_flush_on_redis__prefix_then_full__keys_deleted_and_counted(transa
         survivors = {"report1:a": 3, "other": 4, "REPORT[1]:c": 5}
         redis_cache.set_many(survivors, timeout=None)
 
-        partial = enqueue(org, "cache_flush", {"action": "partial", "prefix": "report[1]:"})
-        full = enqueue(org, "cache_flush", {"action": "full"})
+        client.set("another-program:key", 1)  # shares the Redis database; not ours to delete
+
+        partial = enqueue(None, "cache_flush", {"action": "partial", "prefix": "report[1]:"})
+        full = enqueue(None, "cache_flush", {"action": "full"})
         run_burst(tmp_path, REDIS_URL=REDIS_URL)
 
         # The full flush ran second: what it found is what the partial flush left.
         assert completed(partial)["items_cleared"] == 2
         assert completed(full)["items_cleared"] == len(survivors)
-        assert client.dbsize() == 0
+        assert client.keys("*") == [b"another-program:key"]
     client.close()
 
 
@@ -439,9 +454,9 @@ OK_EMAIL = {"to": "ops@example.com", "subject": "Hello"}
     ],
 )
 def test_enqueue__bad_payload_is_rejected_naming_the_field(db, org, job_type, payload, field):
-    with pytest.raises(serializers.ValidationError) as exc:
-        job_enqueue(organization=org, job_type=job_type, payload=payload)
-    errors = exc.value.detail["payload"]
+    with pytest.raises(InvalidInput) as exc:
+        job_enqueue(organization=scope_org(job_type, org), job_type=job_type, payload=payload)
+    errors = exc.value.errors["payload"]
     if field is None:
         assert "takes no payload" in str(errors)
     else:
@@ -466,13 +481,13 @@ def test_enqueue__bad_payload_is_rejected_naming_the_field(db, org, job_type, pa
     ],
 )
 def test_enqueue__valid_payload_is_stored_normalized(db, org, job_type, payload, stored):
-    job, created = job_enqueue(organization=org, job_type=job_type, payload=payload)
+    job, created = job_enqueue(organization=scope_org(job_type, org), job_type=job_type, payload=payload)
     assert created
     job.refresh_from_db()
     assert job.payload == stored
 
 
 def test_enqueue__unknown_template_error_lists_known_templates(db, org):
-    with pytest.raises(serializers.ValidationError) as exc:
+    with pytest.raises(InvalidInput) as exc:
         job_enqueue(organization=org, job_type="email_send", payload={**OK_EMAIL, "template": "nope"})
-    assert "notice" in str(exc.value.detail["payload"]["template"])
+    assert "notice" in str(exc.value.errors["payload"]["template"])

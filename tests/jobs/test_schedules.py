@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from jobs import registry
 from jobs.cron import next_tick
 from jobs.models import BackgroundJob, JobPriority, JobSchedule, JobStatus
 from jobs.schedules import job_schedule_create, job_schedules_enqueue_due
@@ -20,6 +21,19 @@ from tests.workers import start_worker, wait_until, worker_env
 
 URL = "/api/system/job-schedules"
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture(autouse=True)
+def _test_job_types():
+    """`test_noop`: an organization-scope type (the built-in `noop` is internal)."""
+    import importlib
+
+    import tests.job_types as module
+
+    importlib.reload(module)
+    yield module
+    for name in module.NAMES:
+        registry._REGISTRY.pop(name, None)
 
 
 def body(**overrides):
@@ -35,7 +49,7 @@ def body(**overrides):
 
 
 def make_schedule(org, *, now: datetime, name: str = "every minute", **fields) -> JobSchedule:
-    fields.setdefault("job_type", "noop")
+    fields.setdefault("job_type", "test_noop")
     fields.setdefault("cron_expression", "* * * * *")
     return job_schedule_create(organization=org, name=name, created_by="test", now=now, **fields)
 
@@ -65,7 +79,7 @@ def test_create__returns_the_schedule_with_its_next_run_in_its_timezone(admin_cl
 
 
 def test_create__defaults_and_aliases(admin_client):
-    r = admin_client.post(URL, {"name": "tick", "job_type": "noop", "cron_expression": "@hourly"}, format="json")
+    r = admin_client.post(URL, {"name": "tick", "job_type": "test_noop", "cron_expression": "@hourly"}, format="json")
 
     assert r.status_code == 201, r.content
     data = r.json()
@@ -112,7 +126,7 @@ def test_create__unknown_job_type_lists_the_valid_ones(admin_client):
     r = admin_client.post(URL, body(job_type="nope"), format="json")
 
     message = r.json()["errors"]["job_type"][0]
-    assert "cleanup" in message and "noop" in message
+    assert "cleanup" in message and "test_noop" in message
 
 
 def test_create__name_is_unique_per_organization(admin_client, other_admin_client):
@@ -148,7 +162,7 @@ def test_list__own_and_service_wide_schedules_not_other_organizations(admin_clie
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"scope": "organization", "job_type": "noop"}, ["b"]),
+        ({"scope": "organization", "job_type": "test_noop"}, ["b"]),
         ({"scope": "organization", "enabled": "false"}, ["b"]),
         ({"scope": "organization", "enabled": "true"}, ["a"]),
         ({"scope": "organization", "limit": "1", "skip": "1"}, ["b"]),
@@ -156,7 +170,7 @@ def test_list__own_and_service_wide_schedules_not_other_organizations(admin_clie
 )
 def test_list__filters_and_pages(admin_client, query, expected):
     admin_client.post(URL, body(name="a"), format="json")
-    admin_client.post(URL, body(name="b", job_type="noop", payload={}, enabled=False), format="json")
+    admin_client.post(URL, body(name="b", job_type="test_noop", payload={}, enabled=False), format="json")
 
     r = admin_client.get(URL, query)
 
@@ -224,7 +238,7 @@ def test_patch__disabling_clears_next_run_and_enabling_sets_it(admin_client):
 def test_patch__payload_is_checked_against_the_new_job_type(admin_client):
     created = admin_client.post(URL, body(), format="json").json()
 
-    r = admin_client.patch(f"{URL}/{created['id']}", {"job_type": "noop"}, format="json")
+    r = admin_client.patch(f"{URL}/{created['id']}", {"job_type": "test_noop"}, format="json")
 
     assert r.status_code == 400
     assert "payload" in r.json()["errors"]
@@ -235,7 +249,7 @@ def test_put__replaces_the_schedule(admin_client):
 
     r = admin_client.put(
         f"{URL}/{created['id']}",
-        {"name": "renamed", "job_type": "noop", "cron_expression": "*/5 * * * *"},
+        {"name": "renamed", "job_type": "test_noop", "cron_expression": "*/5 * * * *"},
         format="json",
     )
 
@@ -243,7 +257,7 @@ def test_put__replaces_the_schedule(admin_client):
     data = r.json()
     assert (data["name"], data["job_type"], data["payload"], data["priority"], data["timezone"]) == (
         "renamed",
-        "noop",
+        "test_noop",
         {},
         None,
         "UTC",
@@ -331,7 +345,12 @@ def test_due_tick__enqueues_one_job_whose_identity_is_the_tick(db, org):
     assert len(queued) == 1 and again == []
     job = queued[0]
     assert job.idempotency_key == f"schedule:{schedule.pk}:2026-05-04T10:15:00+00:00"
-    assert (job.organization_id, job.job_type, job.priority, job.run_at) == (org.id, "noop", JobPriority.HIGH, tick)
+    assert (job.organization_id, job.job_type, job.priority, job.run_at) == (
+        org.id,
+        "test_noop",
+        JobPriority.HIGH,
+        tick,
+    )
     assert job.created_by == "schedule:every minute"
     schedule.refresh_from_db()
     assert (schedule.last_run_at, schedule.last_job_id) == (tick, job.id)
@@ -374,7 +393,7 @@ def test_unregistered_job_type__skipped_with_a_warning_and_kept_due(db, org, cap
         queued = job_schedules_enqueue_due(now=due + timedelta(seconds=5))
         job_schedules_enqueue_due(now=due + timedelta(seconds=6))
 
-    assert [job.job_type for job in queued] == ["noop"]  # the other schedule still ran
+    assert [job.job_type for job in queued] == ["test_noop"]  # the other schedule still ran
     assert tick_jobs(other).count() == 1
     warnings = [r for r in caplog.records if "not registered" in r.getMessage()]
     assert len(warnings) == 1  # once per tick, not once per heartbeat
@@ -385,7 +404,7 @@ def test_unregistered_job_type__skipped_with_a_warning_and_kept_due(db, org, cap
 def test_broken_schedule__does_not_stop_the_others(db, org, caplog):
     due = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     JobSchedule.objects.create(
-        organization=org, name="edited by hand", job_type="noop", cron_expression="not cron", next_run_at=due
+        organization=org, name="edited by hand", job_type="test_noop", cron_expression="not cron", next_run_at=due
     )
     good = make_schedule(org, now=due - timedelta(minutes=1))
 
@@ -468,11 +487,13 @@ def test_three_workers__each_due_tick_is_enqueued_and_run_exactly_once(transacti
     due = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
     JobSchedule.objects.filter(pk__in=[s.pk for s in schedules]).update(next_run_at=due)
 
-    env = worker_env()
+    env = worker_env(JOBS_HANDLER_MODULES="tests.job_types")
     workers = [start_worker("--lease", "2", "--concurrency", "2", env=env) for _ in range(3)]
     try:
         all_ran = wait_until(
-            lambda: BackgroundJob.objects.filter(status=JobStatus.COMPLETED, job_type="noop").count() >= len(schedules),
+            lambda: (
+                BackgroundJob.objects.filter(status=JobStatus.COMPLETED, job_type="test_noop").count() >= len(schedules)
+            ),
             timeout=40,
         )
         # A few more heartbeats (every 0.5 s with a 2 s lease) in which a duplicate could appear.

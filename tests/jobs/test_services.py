@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
+from hcm.exceptions import InvalidInput
 from jobs.claim import claim_jobs
-from jobs.models import BackgroundJob, JobPriority, JobStatus, PausedJobType
+from jobs.models import BackgroundJob, JobPriority, JobStatus, JobTypePause
 from jobs.services import (
     JobStateError,
     job_cancel,
@@ -65,10 +65,10 @@ def test_enqueue__run_at_in_the_future_is_not_claimed_before_it(org):
     ],
 )
 def test_enqueue__invalid_arguments_raise_validation_error_naming_them(org, kwargs, field):
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         job_enqueue(organization=org, idempotency_key="k", **kwargs)
 
-    assert field in raised.value.detail
+    assert field in raised.value.errors
     assert not BackgroundJob.objects.exists()
 
 
@@ -175,21 +175,21 @@ def test_run_now__only_for_queued_jobs(org, status):
 def test_pause_and_resume__paused_type_stays_queued_until_resumed(org):
     job = enqueue(org)
 
-    job_type_pause(job_type="noop", by="op")
+    job_type_pause(job_type="noop", organization=None, by="op")
 
     assert claim_jobs(worker_id="w", limit=5, lease_seconds=60) == []
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
-    assert PausedJobType.objects.get().paused_by == "op"
+    assert JobTypePause.objects.get().paused_by == "op"
 
-    assert job_type_resume(job_type="noop", by="op") is True
-    assert job_type_resume(job_type="noop", by="op") is False
+    assert job_type_resume(job_type="noop", organization=None, by="op") is True
+    assert job_type_resume(job_type="noop", organization=None, by="op") is False
     assert [c.id for c in claim_jobs(worker_id="w", limit=5, lease_seconds=60)] == [job.id]
 
 
 @pytest.mark.parametrize("service", [job_type_pause, job_type_resume])
 def test_pause_and_resume__unknown_type_is_a_validation_error(db, service):
-    with pytest.raises(ValidationError) as raised:
-        service(job_type="make_coffee", by="op")
+    with pytest.raises(InvalidInput) as raised:
+        service(job_type="make_coffee", organization=None, by="op")
 
-    assert "job_type" in raised.value.detail
+    assert "job_type" in raised.value.errors

@@ -24,6 +24,6 @@ def test_cleanup_step__removes_read_notifications_past_retention(org, member_use
 
     step = cleanup_steps("expired_data")["read_notifications"]
 
-    assert step() == 1
+    assert step(None) == 1
     assert sorted(Notification.objects.values_list("title", flat=True)) == ["read 6 days ago", "unread, old"]
-    assert step() == 0
+    assert step(None) == 0

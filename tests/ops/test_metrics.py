@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.models import PausedJobType
+from jobs.models import JobTypePause
 from jobs.services import job_enqueue
 from notifications.models import Delivery, DeliveryStatus
 from tests.factories import make_user
@@ -87,7 +87,9 @@ def test_access__a_user_session_or_api_token_is_not_enough(settings, admin_clien
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_content__queue_attempts_and_durations_after_a_real_worker_ran_jobs(settings, job_types, org, tmp_path):
+def test_content__queue_attempts_and_durations_after_a_real_worker_ran_jobs(
+    settings, job_types, org, other_org, tmp_path
+):
     settings.METRICS_TOKEN = TOKEN
     settings.METRICS_ATTEMPTS_LAG_SECONDS = 0  # count attempts at once (default: 30 s old)
     before = scrape()  # the counters start here
@@ -98,9 +100,11 @@ def test_content__queue_attempts_and_durations_after_a_real_worker_ran_jobs(sett
     enqueue("test_fail", org=org, times=5, permanent=True, max_retries=0)
     later = timezone.now() + timedelta(hours=1)
     job_enqueue(organization=org, job_type="test_record", payload={"path": str(ran)}, run_at=later)
-    PausedJobType.objects.create(job_type="test_sleep")
+    JobTypePause.objects.create(job_type="test_sleep")  # service-wide
     for _ in range(2):
         enqueue("test_sleep", org=org, seconds=0)
+    JobTypePause.objects.create(job_type="test_fail", organization=other_org)  # not acme's jobs
+    enqueue("test_fail", org=other_org, times=0)
 
     run_burst("--concurrency", "2", env=worker_env(JOBS_HANDLER_MODULES="tests.job_types"), log_dir=tmp_path)
     text = scrape()
@@ -114,7 +118,9 @@ def test_content__queue_attempts_and_durations_after_a_real_worker_ran_jobs(sett
     assert value(text, "hcm_jobs_queued", job_type="test_record", state="due") == 0
     assert value(text, "hcm_jobs_queued", job_type="test_sleep", state="paused") == 2
     assert value(text, "hcm_jobs_queued", job_type="test_sleep", state="due") == 0
-    assert value(text, "hcm_job_types_paused", job_type="test_sleep") == 1
+    assert value(text, "hcm_jobs_queued", job_type="test_fail", state="paused") == 1  # globex's, paused for globex
+    assert value(text, "hcm_job_types_paused", job_type="test_sleep", scope="service") == 1
+    assert value(text, "hcm_job_types_paused", job_type="test_fail", scope="organization") == 1
     assert value(text, "hcm_jobs_oldest_due_age_seconds", job_type="test_sleep") == 0  # paused: not waiting
     assert value(text, "hcm_workers_alive") == 0  # the burst worker has exited
 

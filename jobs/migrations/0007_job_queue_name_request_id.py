@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0005_enqueue_notify_trigger'),
+        ('jobs', '0006_per_organization_pauses'),
     ]
 
     operations = [

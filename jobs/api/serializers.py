@@ -9,23 +9,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-from jobs.models import BackgroundJob, JobAttempt, JobPriority, JobStatus
-from jobs.registry import job_type_names
+from hcm.exceptions import InvalidInput
+from hcm.fields import ChoiceField, StrictSerializer
+from jobs.models import BackgroundJob, JobAttempt, JobPriority
+from jobs.registry import ORGANIZATION, SERVICE, offered_job_type
 from jobs.services import MAX_RETRIES_LIMIT
 
 PRIORITY_NAMES = [p.label for p in JobPriority]
-
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know (a typo must not be silently ignored)."""
-
-    def to_internal_value(self, data: Any) -> dict:
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+SCOPE_CHOICES = [ORGANIZATION, SERVICE]
+SCOPE_HELP = (
+    '"organization" (default when the type allows it): acts on your organization only; '
+    '"service": acts on what all organizations share — platform operators only.'
+)
 
 
 class JobAttemptSerializer(serializers.ModelSerializer):
@@ -82,38 +77,64 @@ class BackgroundJobDetailSerializer(BackgroundJobSerializer):
 
 
 class BackgroundJobCreateSerializer(StrictSerializer):
-    """POST body. Job type and payload are checked against the registry by job_enqueue."""
+    """POST body. Every bad field is reported at once: the shape here, then the job type
+    (offered types only), its scope and the payload by the type's own schema."""
 
     job_type = serializers.CharField(max_length=100)
-    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False, help_text="Default: the job type's.")
+    priority = ChoiceField(PRIORITY_NAMES, required=False, help_text="Default: the job type's.")
     payload = serializers.JSONField(required=False, allow_null=True, default=dict)
     max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=3)
     run_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; not before this time.")
     idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
+    scope = ChoiceField(SCOPE_CHOICES, required=False, help_text=SCOPE_HELP)
 
-
-class BackgroundJobListQuery(serializers.Serializer):
-    """Filters of GET /background-jobs (skip and limit are hcm.pagination's)."""
-
-    status = serializers.ChoiceField(JobStatus.values, required=False)
-    job_type = serializers.CharField(required=False)
-    priority = serializers.ChoiceField(PRIORITY_NAMES, required=False)
-
-    def validate_job_type(self, value: str) -> str:
-        names = job_type_names()
-        if value not in names:
-            raise serializers.ValidationError(f"Unknown job type {value!r}. Valid types: {', '.join(names)}.")
+    def to_internal_value(self, data: Any) -> dict:
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors, value = dict(exc.detail), {}
+        if isinstance(data, dict) and "job_type" not in errors and "job_type" in data:
+            try:
+                spec = offered_job_type(data["job_type"])
+                scope = value.get("scope") or spec.default_scope
+                if not spec.allows(scope):
+                    raise InvalidInput({"scope": [f"{spec.name} runs in scope {spec.default_scope!r} only."]})
+                value["scope"] = scope
+                if "payload" not in errors:
+                    value["payload"] = spec.validate_payload(data.get("payload"), scope=scope)
+            except InvalidInput as exc:
+                errors.update(exc.errors)
+        if errors:
+            raise serializers.ValidationError(errors)
         return value
 
 
 class JobTypeActionSerializer(StrictSerializer):
-    """Body of /pause and /resume; job_type_pause/resume check it is registered."""
+    """Body of /pause and /resume."""
 
     job_type = serializers.CharField(max_length=100)
+    scope = ChoiceField(
+        SCOPE_CHOICES,
+        required=False,
+        help_text='"organization" (default): your organization\'s jobs of this type; "service": every '
+        "organization's (platform operators only; the default for service-scope types).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            spec = offered_job_type(attrs["job_type"])
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        attrs["scope"] = attrs.get("scope") or spec.default_scope
+        if not spec.allows(attrs["scope"]):
+            raise serializers.ValidationError({"scope": [f"{spec.name} runs in scope {spec.default_scope!r} only."]})
+        return attrs
 
 
 class PausedStateSerializer(serializers.Serializer):
     job_type = serializers.CharField()
+    scope = serializers.CharField(help_text='"organization": yours only; "service": every organization\'s.')
     paused = serializers.BooleanField()
     paused_at = serializers.DateTimeField(allow_null=True)
     paused_by = serializers.CharField(allow_null=True)
@@ -175,12 +196,14 @@ class WorkerSerializer(serializers.Serializer):
 
 class PausedJobTypeSerializer(serializers.Serializer):
     job_type = serializers.CharField()
+    scope = serializers.CharField(help_text='"organization": paused for your organization; "service": for every one.')
     paused_at = serializers.DateTimeField()
     paused_by = serializers.CharField()
 
 
 class JobStatsSerializer(serializers.Serializer):
-    """Job figures are the caller's organization's; workers and paused types are service-wide."""
+    """Job figures are the caller's organization's; workers are service-wide; paused types
+    are those holding the organization's jobs (its own pauses and the service-wide ones)."""
 
     generated_at = serializers.DateTimeField()
     total = serializers.IntegerField()

@@ -6,8 +6,9 @@ jobs.schedules.job_schedule_validate, the one place those rules live.
 
 from rest_framework import serializers
 
+from hcm.fields import ChoiceField, StrictSerializer
+from jobs.api.serializers import SCOPE_CHOICES
 from jobs.models import JobPriority, JobSchedule
-from jobs.serializers import StrictSerializer
 
 PRIORITY_NAMES = [p.label for p in JobPriority]
 
@@ -15,8 +16,8 @@ PRIORITY_NAMES = [p.label for p in JobPriority]
 class JobScheduleSerializer(serializers.ModelSerializer):
     organization_id = serializers.CharField(read_only=True, allow_null=True)
     scope = serializers.SerializerMethodField(
-        help_text='"organization": yours, editable here; "service": service-wide maintenance, read-only here '
-        "(operators change it in the admin)."
+        help_text='"organization": yours; "service": service-wide maintenance, which only platform operators '
+        "may create or change (here or in the admin)."
     )
     priority = serializers.CharField(
         source="priority_name", read_only=True, allow_null=True, help_text="null: the job type's default."
@@ -61,15 +62,11 @@ class JobScheduleInputSerializer(StrictSerializer):
     )
     timezone = serializers.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
     payload = serializers.JSONField(default=dict, help_text="Checked against the job type's payload schema.")
-    priority = serializers.ChoiceField(
-        PRIORITY_NAMES, allow_null=True, default=None, help_text="null: the job type's default."
-    )
+    priority = ChoiceField(PRIORITY_NAMES, allow_null=True, default=None, help_text="null: the job type's default.")
     enabled = serializers.BooleanField(default=True)
-
-
-class JobScheduleListQuery(serializers.Serializer):
-    """Filters of GET /job-schedules (skip and limit are hcm.pagination's)."""
-
-    job_type = serializers.CharField(required=False, max_length=100)
-    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
-    scope = serializers.ChoiceField(["organization", "service"], required=False)
+    scope = ChoiceField(
+        SCOPE_CHOICES,
+        required=False,
+        help_text='Create only. "organization" (default when the type allows it): runs for your organization; '
+        '"service": service-wide (platform operators only).',
+    )

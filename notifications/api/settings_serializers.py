@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from hcm.fields import ChoiceField
 from notifications.models import NotificationSettings
 from notifications.models.settings import DigestFrequency, EmailProvider, SmsProvider
 from notifications.validators import (
@@ -34,7 +35,7 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     """Input for PUT and PATCH: any subset of the writable fields; nothing else."""
 
     email_enabled = serializers.BooleanField(required=False)
-    email_provider = serializers.ChoiceField(EmailProvider.choices, required=False)
+    email_provider = ChoiceField(EmailProvider.choices, required=False)
     email_from_address = serializers.EmailField(required=False, max_length=254)
     email_from_name = serializers.CharField(
         required=False, max_length=100, trim_whitespace=False, validators=[validate_header_safe]
@@ -45,7 +46,7 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     email_on_critical_alerts = serializers.BooleanField(required=False)
 
     sms_enabled = serializers.BooleanField(required=False)
-    sms_provider = serializers.ChoiceField(SmsProvider.choices, required=False, allow_null=True)
+    sms_provider = ChoiceField(SmsProvider.choices, required=False, allow_null=True)
     sms_from_number = serializers.CharField(required=False, allow_null=True, validators=[validate_e164])
     sms_on_employee_hired = serializers.BooleanField(required=False)
     sms_on_employee_terminated = serializers.BooleanField(required=False)
@@ -56,7 +57,7 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     slack_channel = serializers.CharField(required=False, allow_null=True, max_length=80)
     slack_on_critical_alerts = serializers.BooleanField(required=False)
 
-    digest_frequency = serializers.ChoiceField(DigestFrequency.choices, required=False, allow_null=True)
+    digest_frequency = ChoiceField(DigestFrequency.choices, required=False, allow_null=True)
     digest_quiet_hours_start = serializers.CharField(required=False, validators=[validate_hh_mm])
     digest_quiet_hours_end = serializers.CharField(required=False, validators=[validate_hh_mm])
     digest_do_not_disturb = serializers.BooleanField(required=False)
@@ -89,3 +90,13 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
 
     def validate_custom_settings(self, value: object) -> dict:
         return validate_custom_settings(value)
+
+
+class TestEmailQuerySerializer(serializers.Serializer):
+    recipient = serializers.EmailField(required=False, help_text="Where to send it; default: the from address.")
+
+
+class TestEmailSentSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    to = serializers.EmailField()
+    message_id = serializers.CharField()

@@ -2,8 +2,10 @@
 
 import json
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from hcm.fields import ChoiceField
 from notifications.events import DATA_MAX_BYTES
 from notifications.models import Channel, Delivery, Notification, NotificationContact, NotificationPriority
 from notifications.validators import validate_e164
@@ -42,11 +44,6 @@ class DeliverySummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationListQuery(serializers.Serializer):
-    unread_only = serializers.BooleanField(required=False, default=False)
-    type = serializers.CharField(required=False, allow_blank=True, max_length=100)
-
-
 class RecipientsField(serializers.ListField):
     child = serializers.IntegerField(min_value=1)
 
@@ -61,10 +58,8 @@ class NotificationCreateSerializer(serializers.Serializer):
     type = serializers.RegexField(TYPE_PATTERN, required=False, default="custom")
     title = serializers.CharField(max_length=200)
     message = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
-    priority = serializers.ChoiceField(NotificationPriority.choices, required=False, default="normal")
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(Channel.choices), required=False, default=list, max_length=4
-    )
+    priority = ChoiceField(NotificationPriority.choices, required=False, default="normal")
+    channels = serializers.ListField(child=ChoiceField(Channel.choices), required=False, default=list, max_length=4)
     action_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
 
@@ -97,3 +92,52 @@ class NotificationContactSerializer(serializers.ModelSerializer):
         model = NotificationContact
         fields = ["phone", "updated_at"]
         read_only_fields = ["updated_at"]
+
+
+# --- response shapes of the actions ------------------------------------------------------
+
+
+class NotifyResultSerializer(serializers.Serializer):
+    """What POST /notifications and POST /notification-events answer."""
+
+    notifications = NotificationSerializer(many=True)
+    deliveries = DeliverySummarySerializer(many=True)
+
+
+class NotificationsMarkedReadSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class NotificationStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    unread = serializers.IntegerField()
+    read = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    by_type = serializers.DictField(child=serializers.IntegerField())
+
+
+class NotificationContactStateSerializer(serializers.Serializer):
+    """Before the first PUT there is no stored contact: both fields are null."""
+
+    phone = serializers.CharField(allow_null=True, help_text="E.164, e.g. +15551234567.")
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationEventTypeSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    description = serializers.CharField()
+    priority = serializers.CharField()
+    channels = serializers.ListField(child=serializers.CharField())
+    toggles = serializers.DictField(
+        child=serializers.CharField(), help_text="Channel → the settings field that turns it on."
+    )
+    data_fields = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema_serializer(many=False)  # one catalogue object, though GET on the collection
+class NotificationEventTypesSerializer(serializers.Serializer):
+    items = NotificationEventTypeSerializer(many=True)

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hcm", "0002_cache_table"),
+        ("hcm", "0004_ratelimit_cache_table"),
     ]
 
     operations = [

@@ -1,0 +1,179 @@
+"""/api/system/background-jobs: a thin ViewSet over jobs.services (writes) and
+jobs.selectors (reads).
+
+system_admin only. `get_queryset()` is the one place a request's jobs are scoped: the
+caller's organization's, plus the service-wide ones (no organization) for a platform
+operator. Another organization's job is a 404. Service-scope job types and service-wide
+pauses need a platform operator (hcm.permissions.ServiceScopeOperatorOnly).
+"""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly, is_platform_operator
+from jobs.api.filters import BackgroundJobFilter
+from jobs.api.serializers import (
+    BackgroundJobCreateSerializer,
+    BackgroundJobDetailSerializer,
+    BackgroundJobSerializer,
+    JobStatsSerializer,
+    JobTypeActionSerializer,
+    PausedStateSerializer,
+)
+from jobs.models import BackgroundJob
+from jobs.registry import SERVICE, get_job_type
+from jobs.selectors import job_stats
+from jobs.services import job_cancel, job_enqueue, job_retry, job_type_pause, job_type_resume
+
+
+def requested_job_scope(request: Request, *, verb: str) -> tuple[str | None, str]:
+    """The scope a body's `job_type` (and `scope`) asks for; None when the input is too
+    broken to tell (validation answers 400 then)."""
+    data = request.data
+    if not isinstance(data, dict) or not isinstance(data.get("job_type"), str):
+        return None, ""
+    spec = get_job_type(data["job_type"])
+    if spec is None or spec.internal:
+        return None, ""
+    scope = data.get("scope") or spec.default_scope
+    return (scope if scope in spec.scopes else None), f"{verb} {spec.name!r}"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your organization's background jobs, newest first"),
+    retrieve=extend_schema(summary="A background job and its attempts"),
+    create=extend_schema(
+        summary="Queue a background job",
+        request=BackgroundJobCreateSerializer,
+        responses={
+            201: BackgroundJobSerializer,
+            200: OpenApiResponse(BackgroundJobSerializer, description="The job this idempotency key created."),
+        },
+    ),
+)
+class BackgroundJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet):
+    permission_classes = [IsSystemAdmin & ServiceScopeOperatorOnly]
+    queryset = BackgroundJob.objects.none()  # the model, for the router and the schema; get_queryset() scopes
+    serializer_class = BackgroundJobSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = BackgroundJobFilter
+    lookup_url_kwarg = "job_id"
+    # A retry queues work again, like a create: it spends the same allowance.
+    rate_limits = {
+        "create": "background_job_create",
+        "retry": "background_job_create",
+        "cancel": "background_job_cancel",
+        "pause": "job_type_pause",
+        "resume": "job_type_pause",
+    }
+
+    def get_queryset(self) -> QuerySet[BackgroundJob]:
+        user = self.request.user
+        visible = Q(organization_id=user.organization_id)
+        if is_platform_operator(user):
+            visible |= Q(organization__isnull=True)
+        # id breaks created_at ties so skip/limit pages never repeat or drop a job.
+        return BackgroundJob.objects.filter(visible).order_by("-created_at", "-id")
+
+    def get_serializer_class(self) -> type:
+        return {"retrieve": BackgroundJobDetailSerializer}.get(self.action, BackgroundJobSerializer)
+
+    def get_object(self) -> BackgroundJob:
+        job_id = self.kwargs[self.lookup_url_kwarg]
+        job = self.get_queryset().filter(pk=job_id).first()
+        if job is None:
+            raise NotFound(f"Background job {job_id} not found.")
+        self.check_object_permissions(self.request, job)
+        return job
+
+    def requested_scope(self, request: Request) -> tuple[str | None, str]:
+        if self.action == "create":
+            return requested_job_scope(request, verb="Job type")
+        if self.action in ("pause", "resume"):
+            return requested_job_scope(request, verb=f"{self.action.capitalize()} of")
+        return None, ""
+
+    def object_scope(self, job: BackgroundJob) -> tuple[str, str]:
+        return ("organization" if job.organization_id else SERVICE), f"Job {job.pk}"
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = BackgroundJobCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        job, created = job_enqueue(
+            organization=None if data["scope"] == SERVICE else request.user.organization,
+            job_type=data["job_type"],
+            payload=data["payload"],
+            priority=data.get("priority"),
+            max_retries=data["max_retries"],
+            run_at=data.get("run_at"),
+            idempotency_key=data.get("idempotency_key") or None,
+            created_by=request.user.get_username(),
+        )
+        # The same idempotency key again: the job it created, 200 instead of 201.
+        return Response(
+            BackgroundJobSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(summary="Cancel a queued or processing job", request=None, responses=BackgroundJobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, job_id: str) -> Response:
+        job = job_cancel(job=self.get_object(), by=request.user.get_username())
+        return Response(BackgroundJobSerializer(job).data)
+
+    @extend_schema(summary="Queue a failed or cancelled job again", request=None, responses=BackgroundJobSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, job_id: str) -> Response:
+        job = job_retry(job=self.get_object(), by=request.user.get_username())
+        return Response(BackgroundJobSerializer(job).data)
+
+    @extend_schema(summary="Queue, status and run statistics", responses=JobStatsSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request: Request) -> Response:
+        return Response(JobStatsSerializer(job_stats(organization=request.user.organization)).data)
+
+    @extend_schema(
+        summary="Pause a job type (your organization's jobs; service-wide for platform operators)",
+        request=JobTypeActionSerializer,
+        responses=PausedStateSerializer,
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def pause(self, request: Request) -> Response:
+        job_type, organization = self._pause_target(request)
+        paused = job_type_pause(job_type=job_type, organization=organization, by=request.user.get_username())
+        state = {
+            "job_type": paused.job_type,
+            "scope": paused.scope,
+            "paused": True,
+            "paused_at": paused.paused_at,
+            "paused_by": paused.paused_by,
+        }
+        return Response(PausedStateSerializer(state).data)
+
+    @extend_schema(
+        summary="Resume a paused job type (your organization's pause; the service-wide one for operators)",
+        request=JobTypeActionSerializer,
+        responses=PausedStateSerializer,
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def resume(self, request: Request) -> Response:
+        job_type, organization = self._pause_target(request)
+        job_type_resume(job_type=job_type, organization=organization, by=request.user.get_username())
+        scope = "organization" if organization else SERVICE
+        state = {"job_type": job_type, "scope": scope, "paused": False, "paused_at": None, "paused_by": None}
+        return Response(PausedStateSerializer(state).data)
+
+    def _pause_target(self, request: Request) -> tuple[str, Any]:
+        incoming = JobTypeActionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        return data["job_type"], (None if data["scope"] == SERVICE else request.user.organization)
