@@ -174,7 +174,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Per-organization notification settings, in-app notifications and background jobs. "
         "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
-        "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field."
+        "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field.\n\n"
+        "**Roles.** Every user belongs to one organization as `system_admin` (everything under "
+        "`/api/system/`) or `member` (their own notification center). Data is always the caller's "
+        "organization's: another organization's object is a 404.\n\n"
+        "**Scopes.** Job types act on one organization's data (`organization`: email_send, cleanup, "
+        "cache_flush), on what all organizations share (`service`: db_optimize, log_rotate, service-wide "
+        "cleanup and cache_flush, service-wide pauses and schedules — platform operators only, a superuser or "
+        "a user with the `hcm.operate_platform` permission; others get 403), or are `internal` "
+        "(notification_send, notification_digest, django_task, noop: never offered by the API)."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
