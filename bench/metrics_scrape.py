@@ -276,7 +276,7 @@ def explain(db: str, statements: list[str]) -> list[str]:
             full = [
                 line for line in lines
                 if ("Seq Scan" in line or (line.startswith("SCAN ") and " USING " not in line))
-                and not any(small in line for small in ("metric_", "paused_types", "background_job_workers"))
+                and not any(small in line for small in ("metric_", "background_job_pauses", "background_job_workers"))
             ]  # fmt: skip
             head = ("FULL SCAN: " if full else "") + sql[:160].replace("\n", " ")
             plans.append(head + "\n      " + "\n      ".join(lines))
@@ -294,6 +294,7 @@ def report(results: list[dict], n: int) -> None:
     for r in results:
         print(f"| {label[r['db']]} | {r['build_s']:.0f} s | {r['first_ms']:.1f} | {r['steady_ms']:.1f} "
               f"| {r['busy_ms']:.1f} | {r['queries']} |")  # fmt: skip
+    print(f"\nLoad average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs).")
     for r in results:
         print(f"\n{label[r['db']]} plans:")
         for plan in r["plans"]:
