@@ -264,9 +264,11 @@ LOGGING = {
         "context": {"()": "hcm.logging.ContextFilter"},
         "skip_error_responses": {"()": "hcm.logging.SkipErrorResponses"},
     },
+    # Only the format in use is configured (and imported).
     "formatters": {
-        "text": {"()": "hcm.logging.KeyValueFormatter"},
-        "json": {"()": "hcm.logging.JsonFormatter"},
+        LOG_FORMAT: {
+            "()": "hcm.logging_json.JsonFormatter" if LOG_FORMAT == "json" else "hcm.logging.KeyValueFormatter"
+        }
     },
     "handlers": {
         "console": {

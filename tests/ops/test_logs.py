@@ -14,7 +14,8 @@ import urllib.request
 
 import pytest
 
-from hcm.logging import ContextFilter, JsonFormatter, RedactSecretsFilter
+from hcm.logging import ContextFilter, RedactSecretsFilter
+from hcm.logging_json import JsonFormatter
 from jobs.models import BackgroundJob
 from tests.ops.conftest import enqueue, manage
 from tests.workers import ROOT, run_burst, wait_until, worker_env
@@ -226,3 +227,18 @@ def test_log_dir__created_at_the_first_line_and_stdout_only_when_unset(job_types
     file_lines = json_lines((log_dir / "hcm.log").read_text())
     assert [line["message"] for line in file_lines] == [line["message"] for line in json_lines(output)]
     assert "handler says: to the file" in {line["message"] for line in file_lines}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_log_rotate__with_stdout_only_logging_has_nothing_to_rotate_and_says_so(tmp_path):
+    from jobs.services import job_enqueue
+
+    job, _ = job_enqueue(organization=None, job_type="log_rotate", payload={})
+
+    run_burst(env=worker_env(LOG_DIR="-"), log_dir=tmp_path)
+
+    job.refresh_from_db()
+    assert job.status == "completed", job.error_message
+    assert (job.result["logs_archived"], job.result["bytes_freed"]) == (0, 0)
+    assert "LOG_DIR is not set" in job.result["note"]
