@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from hcm.models import Organization, User
 
@@ -35,6 +37,20 @@ class OrgUserAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         ("Organization", {"fields": ["organization", "role"]}),
     ]
+
+
+admin.site.unregister(OutstandingToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenNoSecretAdmin(OutstandingTokenAdmin):
+    """simplejwt's read-only page of issued refresh tokens, without the token itself:
+    an unexpired refresh token is a credential."""
+
+    exclude = ["token"]
+
+    def get_readonly_fields(self, *args, **kwargs) -> list[str]:
+        return [name for name in super().get_readonly_fields(*args, **kwargs) if name != "token"]
 
 
 from hcm import admin_audit  # noqa: E402, F401 -- registers the read-only audit log page

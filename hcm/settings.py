@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Used refresh tokens and logged-out ones are kept here (tables created by migrate).
+    "rest_framework_simplejwt.token_blacklist",
     "django_ratelimit",
     "django_filters",
     # OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from local static
@@ -145,6 +147,14 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh returns a new refresh token and blacklists the one used (hcm.tokens).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of the password hash: a password change revokes every token
+    # issued before it (access tokens in JWTAuthentication, refresh tokens in hcm.tokens).
+    "CHECK_REVOKE_TOKEN": True,
+    # Tokens name the user only: role, organization and is_active are read from the
+    # database on every request, so a change applies to the next one.
 }
 
 REST_FRAMEWORK = {
@@ -173,7 +183,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "DESCRIPTION": (
         "Per-organization notification settings, in-app notifications and background jobs. "
-        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`. "
+        "Authenticate with `POST /api/auth/token` and send `Authorization: Bearer <access>`; "
+        "`POST /api/auth/token/refresh` trades a refresh token (usable once) for a new pair, "
+        "`POST /api/auth/logout` revokes one. "
         "Every error is JSON with `detail`; validation errors (400) also have `errors` naming each field.\n\n"
         "**Roles.** Every user belongs to one organization as `system_admin` (everything under "
         "`/api/system/`) or `member` (their own notification center). Data is always the caller's "
@@ -219,7 +231,15 @@ RATE_LIMITS = {
     "job_type_pause": env_str("RATE_LIMIT_JOB_TYPE_PAUSE", "20/m"),
     # Every other write (mark read, delete a notification, set a phone number, …).
     "api_write": env_str("RATE_LIMIT_API_WRITE", "300/m"),
+    # Login attempts (token endpoint, admin and browsable-API login; hcm.login_limits),
+    # per client address and per username; every attempt counts, successful or not.
+    "login_ip": env_str("RATE_LIMIT_LOGIN_IP", "60/5m"),
+    "login_username": env_str("RATE_LIMIT_LOGIN_USERNAME", "10/5m"),
 }
+# Where the client address of a login attempt comes from: REMOTE_ADDR unless this names a
+# header set by your own reverse proxy (e.g. X-Real-IP). Never trust a header a client can
+# send: without a proxy that overwrites it, anyone can pick their address.
+LOGIN_CLIENT_IP_HEADER = env_str("LOGIN_CLIENT_IP_HEADER")
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -1,32 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from hcm.auth_views import LogoutView, TokenObtainView, TokenRotateView
 from hcm.health import health
+from hcm.login_limits import login_rate_limited
 from hcm.metrics import metrics_view
-from hcm.openapi import error_response
 from jobs.admin_dashboard import dashboard_view
 from notifications.admin_test_email import notification_settings_test_email_view
-
-# simplejwt's views, documented where they are routed.
-token_obtain = extend_schema_view(
-    post=extend_schema(
-        summary="Get an access and a refresh token",
-        responses={
-            200: TokenObtainPairSerializer,
-            401: error_response(401, "Wrong username or password, or inactive."),
-        },
-    )
-)(TokenObtainPairView)
-token_refresh = extend_schema_view(
-    post=extend_schema(
-        summary="Get a new access token",
-        responses={200: TokenRefreshSerializer, 401: error_response(401, "Invalid or expired refresh token.")},
-    )
-)(TokenRefreshView)
 
 admin.autodiscover()  # settings use SimpleAdminConfig: admin modules load with the URLs
 
@@ -41,11 +23,19 @@ urlpatterns = [
         admin.site.admin_view(notification_settings_test_email_view),
         name="notifications-settings-test-email",
     ),
+    # The login forms, limited like the token endpoint (before the includes that also route them).
+    path("admin/login/", login_rate_limited(admin.site.login), name="admin-login"),
+    path(
+        "api-auth/login/",
+        login_rate_limited(LoginView.as_view(template_name="rest_framework/login.html")),
+        name="api-auth-login",
+    ),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
     re_path(r"^metrics/?$", metrics_view, name="metrics"),
-    re_path(r"^api/auth/token/?$", token_obtain.as_view(), name="token_obtain_pair"),
-    re_path(r"^api/auth/token/refresh/?$", token_refresh.as_view(), name="token_refresh"),
+    re_path(r"^api/auth/token/?$", TokenObtainView.as_view(), name="token_obtain_pair"),
+    re_path(r"^api/auth/token/refresh/?$", TokenRotateView.as_view(), name="token_refresh"),
+    re_path(r"^api/auth/logout/?$", LogoutView.as_view(), name="logout"),
     path("", include("notifications.api.urls")),
     path("", include("jobs.api.urls")),
     path("api-auth/", include("rest_framework.urls")),

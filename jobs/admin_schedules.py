@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -18,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from hcm.exceptions import InvalidInput
+from hcm.permissions import is_platform_operator
 from jobs.cron import next_tick, timezone_get
 from jobs.models import JobPriority, JobSchedule
 from jobs.registry import job_type_names
@@ -143,7 +145,20 @@ class JobScheduleAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{} ({})</li>", ((t.astimezone(tz).isoformat(), obj.timezone) for t in ticks)),
         )
 
+    def has_change_permission(self, request: HttpRequest, obj: JobSchedule | None = None) -> bool:
+        # Service-wide schedules act on what every organization shares: platform operators only.
+        if obj is not None and obj.organization_id is None and not is_platform_operator(request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: JobSchedule | None = None) -> bool:
+        if obj is not None and obj.organization_id is None and not is_platform_operator(request.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request: HttpRequest, obj: JobSchedule, form: forms.ModelForm, change: bool) -> None:
+        if form.cleaned_data.get("organization") is None and not is_platform_operator(request.user):
+            raise PermissionDenied("A service-wide schedule is a platform operator's (hcm.operate_platform).")
         values = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS}
         priority = values["priority"]
         values["priority"] = None if priority in (None, "") else JobPriority(int(priority)).label

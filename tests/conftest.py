@@ -81,3 +81,18 @@ def operator_user(org):
 @pytest.fixture
 def operator_client(operator_user) -> APIClient:
     return client_for(operator_user)
+
+
+@pytest.fixture
+def job_types():
+    """Register the test job types (tests/job_types.py) in this process for one test; worker
+    processes load them with JOBS_HANDLER_MODULES=tests.job_types."""
+    import importlib
+
+    import tests.job_types as module
+    from jobs import registry
+
+    importlib.reload(module)
+    yield module
+    for name in module.NAMES:
+        registry._REGISTRY.pop(name, None)

@@ -13,12 +13,12 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly
+from hcm.viewsets import ObjectInQuerysetMixin
 from jobs.api.filters import JobScheduleFilter
 from jobs.api.schedule_serializers import JobScheduleInputSerializer, JobScheduleSerializer
 from jobs.api.views import requested_job_scope
@@ -42,6 +42,7 @@ _UPDATE = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerial
     destroy=extend_schema(summary="Delete a job schedule", responses={204: None}),
 )
 class JobScheduleViewSet(
+    ObjectInQuerysetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -55,6 +56,7 @@ class JobScheduleViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobScheduleFilter
     lookup_url_kwarg = "schedule_id"
+    not_found = "Job schedule {id} not found."
     rate_limits = {
         "create": "job_schedule_write",
         "update": "job_schedule_write",
@@ -64,14 +66,6 @@ class JobScheduleViewSet(
 
     def get_queryset(self) -> QuerySet[JobSchedule]:
         return job_schedules_visible(organization=self.request.user.organization)
-
-    def get_object(self) -> JobSchedule:
-        schedule_id = self.kwargs[self.lookup_url_kwarg]
-        schedule = self.get_queryset().filter(pk=schedule_id).first()
-        if schedule is None:
-            raise NotFound(f"Job schedule {schedule_id} not found.")
-        self.check_object_permissions(self.request, schedule)
-        return schedule
 
     def requested_scope(self, request: Request) -> tuple[str | None, str]:
         if self.action != "create":

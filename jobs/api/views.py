@@ -14,12 +14,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly, is_platform_operator
+from hcm.viewsets import ObjectInQuerysetMixin
 from jobs.api.filters import BackgroundJobFilter
 from jobs.api.serializers import (
     BackgroundJobCreateSerializer,
@@ -60,13 +60,16 @@ def requested_job_scope(request: Request, *, verb: str) -> tuple[str | None, str
         },
     ),
 )
-class BackgroundJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet):
+class BackgroundJobViewSet(
+    ObjectInQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet
+):
     permission_classes = [IsSystemAdmin & ServiceScopeOperatorOnly]
     queryset = BackgroundJob.objects.none()  # the model, for the router and the schema; get_queryset() scopes
     serializer_class = BackgroundJobSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = BackgroundJobFilter
     lookup_url_kwarg = "job_id"
+    not_found = "Background job {id} not found."
     # A retry queues work again, like a create: it spends the same allowance.
     rate_limits = {
         "create": "background_job_create",
@@ -86,14 +89,6 @@ class BackgroundJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
 
     def get_serializer_class(self) -> type:
         return {"retrieve": BackgroundJobDetailSerializer}.get(self.action, BackgroundJobSerializer)
-
-    def get_object(self) -> BackgroundJob:
-        job_id = self.kwargs[self.lookup_url_kwarg]
-        job = self.get_queryset().filter(pk=job_id).first()
-        if job is None:
-            raise NotFound(f"Background job {job_id} not found.")
-        self.check_object_permissions(self.request, job)
-        return job
 
     def requested_scope(self, request: Request) -> tuple[str | None, str]:
         if self.action == "create":

@@ -112,7 +112,7 @@ def test_schema__errors_share_one_shape(schema_doc):
         ("get", "/api/system/notification-settings", {"200", "401", "403"}),
         ("put", "/api/system/notification-settings", {"200", "400", "401", "403", "429"}),
         ("post", "/api/system/notification-settings/test-email", {"200", "400", "401", "403", "429", "502"}),
-        ("post", "/api/auth/token", {"200", "400", "401"}),
+        ("post", "/api/auth/token", {"200", "400", "401", "429"}),
     ],
 )
 def test_schema__operations_document_the_errors_they_can_answer(schema_doc, method, path, codes):

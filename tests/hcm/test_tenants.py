@@ -1,7 +1,6 @@
 """Many organizations, one service: every object endpoint across two organizations and
 two roles, job-type scopes for each role, and pauses that hold one organization only."""
 
-import importlib
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,6 @@ from django.utils import timezone
 
 from hcm.cache import org_cache_key
 from hcm.models import Role
-from jobs import registry
 from jobs.models import BackgroundJob, JobSchedule, JobStatus, JobTypePause
 from jobs.schedules import job_schedule_create
 from jobs.services import job_enqueue
@@ -26,17 +24,7 @@ NOTIFICATIONS = "/api/notifications"
 
 
 @pytest.fixture
-def test_types():
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
-
-
-@pytest.fixture
-def acme_objects(org, admin_user, member_user, test_types) -> dict[str, str]:
+def acme_objects(org, admin_user, member_user, job_types) -> dict[str, str]:
     """One object of each kind belonging to acme (alice, its admin, and bob, a member)."""
     job, _ = job_enqueue(organization=org, job_type="test_noop", created_by="alice")
     failed, _ = job_enqueue(organization=org, job_type="test_noop", created_by="alice")
@@ -257,7 +245,7 @@ def test_schedules__operators_change_service_wide_ones_admins_only_read_them(adm
 # --- pauses ------------------------------------------------------------------------------------
 
 
-def test_pause__an_admin_pauses_for_their_organization_only(admin_client, org, other_org, test_types):
+def test_pause__an_admin_pauses_for_their_organization_only(admin_client, org, other_org, job_types):
     response = admin_client.post(JOBS + "/pause", {"job_type": "test_noop"}, format="json")
 
     assert response.status_code == 200, response.content
@@ -267,7 +255,7 @@ def test_pause__an_admin_pauses_for_their_organization_only(admin_client, org, o
 
 
 @pytest.mark.parametrize("path", ["/pause", "/resume"])
-def test_pause__service_wide_is_an_operators_action(admin_client, operator_client, path, test_types):
+def test_pause__service_wide_is_an_operators_action(admin_client, operator_client, path, job_types):
     body = {"job_type": "test_noop", "scope": "service"}
 
     refused = admin_client.post(JOBS + path, body, format="json")
@@ -285,7 +273,7 @@ def test_pause__service_scope_types_only_by_operators(admin_client, operator_cli
 
 
 def test_stats__shows_own_and_service_wide_pauses_not_others(
-    admin_client, other_admin_client, operator_client, test_types
+    admin_client, other_admin_client, operator_client, job_types
 ):
     other_admin_client.post(JOBS + "/pause", {"job_type": "test_noop"}, format="json")
     operator_client.post(JOBS + "/pause", {"job_type": "test_record", "scope": "service"}, format="json")
@@ -300,7 +288,7 @@ def test_stats__shows_own_and_service_wide_pauses_not_others(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pause__real_worker_runs_other_organizations_jobs(admin_client, org, other_org, tmp_path, test_types):
+def test_pause__real_worker_runs_other_organizations_jobs(admin_client, org, other_org, tmp_path, job_types):
     admin_client.post(JOBS + "/pause", {"job_type": "test_noop"}, format="json")
     held, _ = job_enqueue(organization=org, job_type="test_noop")
     runs, _ = job_enqueue(organization=other_org, job_type="test_noop")
@@ -319,7 +307,7 @@ def test_pause__real_worker_runs_other_organizations_jobs(admin_client, org, oth
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pause__service_wide_holds_every_organization(org, other_org, tmp_path, test_types):
+def test_pause__service_wide_holds_every_organization(org, other_org, tmp_path, job_types):
     from jobs.services import job_type_pause
 
     job_type_pause(job_type="test_noop", organization=None, by="root")
@@ -380,7 +368,7 @@ def test_cleanup_and_cache_flush__an_organizations_job_touches_its_own_data_only
 
 def test_rate_limits__counters_survive_a_full_cache_flush(admin_client, settings):
     """The counters live in their own cache alias: a flush of the service's cache leaves them."""
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "job_schedule_write": "2/m"}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "job_schedule_write": "2/h"}  # an hour: no window boundary mid-test
     body = {"job_type": "cleanup", "payload": {"type": "all"}, "cron_expression": "@daily"}
     for name in ("a", "b"):
         assert admin_client.post(SCHEDULES, {**body, "name": name}, format="json").status_code == 201

@@ -18,17 +18,9 @@ URL = "/api/system/background-jobs"
 
 
 @pytest.fixture(autouse=True)
-def _test_job_types():
-    """`test_noop` and friends: organization-scope types a person may enqueue (the
-    built-in `noop` is internal, not offered by the API)."""
-    import importlib
-
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
+def _test_job_types(job_types):
+    """`test_noop` and friends: types a person may enqueue (the built-in `noop` is internal)."""
+    return job_types
 
 
 @pytest.fixture(autouse=True)

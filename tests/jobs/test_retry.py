@@ -1,12 +1,10 @@
 """The retry schedule: RetryPolicy's table, then a real worker following it."""
 
-import importlib
 import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs import registry
 from jobs.models import BackgroundJob, JobAttempt, JobStatus
 from jobs.retry import RetryPolicy
 from jobs.services import job_enqueue
@@ -67,14 +65,6 @@ def test_policy__retry_job_after_is_still_bounded_by_max_retries():
 # --- a real worker ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def job_types():
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
 
 
 def enqueue(max_retries: int = 3, **payload) -> BackgroundJob:

@@ -13,7 +13,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobs import registry
 from jobs.cron import next_tick
 from jobs.models import BackgroundJob, JobPriority, JobSchedule, JobStatus
 from jobs.schedules import job_schedule_create, job_schedules_enqueue_due
@@ -24,16 +23,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture(autouse=True)
-def _test_job_types():
-    """`test_noop`: an organization-scope type (the built-in `noop` is internal)."""
-    import importlib
-
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
+def _test_job_types(job_types):
+    """`test_noop` and friends: types a person may enqueue (the built-in `noop` is internal)."""
+    return job_types
 
 
 def body(**overrides):

@@ -6,7 +6,6 @@ the jobs' rows, their attempt log, the handler's own record of what ran, the wor
 exit code and its log lines.
 """
 
-import importlib
 import re
 import signal
 import socket
@@ -20,7 +19,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs import registry
 from jobs.models import BackgroundJob, JobAttempt, JobStatus, WorkerHeartbeat
 from jobs.services import job_cancel, job_enqueue
 from tests.workers import start_worker, wait_until, worker_env
@@ -32,15 +30,6 @@ postgres_only = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL only")
 sqlite_only = pytest.mark.skipif(POSTGRES, reason="SQLite only")
 
 
-@pytest.fixture
-def job_types():
-    """Register the test job types in this process (to enqueue them) for one test."""
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
 
 
 class WorkerProcess:
