@@ -1,6 +1,5 @@
 """Real `runworker` processes for the operations tests (metrics, logs, flags, probes)."""
 
-import importlib
 import json
 import subprocess
 import sys
@@ -8,21 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs import registry
 from jobs.models import BackgroundJob, WorkerHeartbeat
 from jobs.services import job_enqueue
 from tests.workers import ROOT, start_worker, wait_until, worker_env
-
-
-@pytest.fixture
-def job_types():
-    """The test job types of tests/job_types.py, registered in this process for one test."""
-    import tests.job_types as module
-
-    importlib.reload(module)
-    yield module
-    for name in module.NAMES:
-        registry._REGISTRY.pop(name, None)
 
 
 class WorkerProcess:
