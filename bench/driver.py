@@ -59,7 +59,7 @@ class Ours:
 
     def started(self, ids: list[str]) -> dict[str, datetime]:
         rows = self.Job.objects.filter(pk__in=ids, started_at__isnull=False).values_list("id", "started_at")
-        return dict(rows)
+        return {pk: started for pk, started in rows if started is not None}
 
 
 class TasksDb:

@@ -171,7 +171,7 @@ def build(db: str, n: int) -> None:
         SELECT 'job_b' || {hex_id}, '{org.pk}', {pick_type}, {status}, i % 3 - 1, {json_empty}, 0,
             0, 3, {created}, {available}, 'default', CASE WHEN i % 1000 < 995 AND i % 1000 >= 990 THEN 0 ELSE 1 END,
             CASE WHEN i % 1000 >= 998 THEN 'bench-worker' END,
-            CASE WHEN i % 1000 >= 998 THEN {ago(db, '-60')} END,
+            CASE WHEN i % 1000 >= 998 THEN {ago(db, "-60")} END,
             {created}, 'bench', {finished}, {finished}, {created}, 'bench'
         FROM {series(db, n)}
     """

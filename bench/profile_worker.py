@@ -121,7 +121,7 @@ def profile(args: argparse.Namespace) -> None:
         finally:
             spent["COMMIT"] += time.perf_counter() - t0
 
-    connection.commit = commit  # this thread's DatabaseWrapper: the worker's main loop
+    connection.commit = commit  # type: ignore[method-assign]  # this thread's DatabaseWrapper: the worker's main loop
 
     spy = _start_py_spy() if not args.no_py_spy else None
     t0 = time.perf_counter()

@@ -231,7 +231,7 @@ def measure_latency(db: str, system: str, samples: int) -> dict:
 
 def median_run(repeat: int, measure: Callable[[], T]) -> T:
     """The run with the median rate of `repeat` runs (the run itself, so its memory too)."""
-    runs = sorted((measure() for _ in range(repeat)), key=lambda r: r.rate if isinstance(r, Run) else r.value)
+    runs = sorted((measure() for _ in range(repeat)), key=lambda r: r.rate if isinstance(r, Run) else r.value)  # type: ignore[attr-defined]  # T is a Run or has .value
     return runs[len(runs) // 2]
 
 
@@ -401,7 +401,9 @@ def _pg_version() -> str:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        row = conn.execute("SHOW server_version").fetchone()
+        assert row is not None
+        version = row[0]
     return f"PostgreSQL {version.split()[0]}, SQLite {_sqlite_version()}"
 
 

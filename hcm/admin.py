@@ -30,7 +30,7 @@ class OrgUserAdmin(UserAdmin):
     list_filter = ["organization", "role", "is_active", "is_superuser"]
     list_select_related = ["organization"]
     fieldsets = [
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or []),
         ("Organization", {"fields": ["organization", "role"]}),
     ]
     add_fieldsets = [

@@ -19,8 +19,8 @@ class LogEntryAdmin(admin.ModelAdmin):
     search_fields = ["object_repr", "object_id", "change_message", "user__username"]
     date_hierarchy = "action_time"
     ordering = ["-action_time"]
-    fields = ["action_time", "user", "action", "content_type", "object_link", "message"]
-    readonly_fields = fields
+    readonly_fields = ["action_time", "user", "action", "content_type", "object_link", "message"]
+    fields = list(readonly_fields)
 
     @admin.display(description="Action", ordering="action_flag")
     def action(self, obj: LogEntry) -> str:
@@ -32,6 +32,8 @@ class LogEntryAdmin(admin.ModelAdmin):
             return obj.object_repr
         try:
             ct = obj.content_type
+            if ct is None or obj.object_id is None:
+                return obj.object_repr
             url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[quote(obj.object_id)])
         except NoReverseMatch:
             return obj.object_repr

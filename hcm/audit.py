@@ -12,6 +12,8 @@ from django.http import HttpRequest
 
 def audit_log(request: HttpRequest, obj: Model, message: str) -> LogEntry:
     """Record that `request.user` did `message` to `obj`, now (a CHANGE entry)."""
+    if request.user.pk is None:
+        raise ValueError("audit_log needs a signed-in user")
     return LogEntry.objects.log_actions(
         user_id=request.user.pk,
         queryset=[obj],

@@ -15,6 +15,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from hcm.login_limits import login_attempt_check
 from hcm.openapi import error_response
+from hcm.permissions import request_user
 from hcm.tokens import RefreshTokenOfAnotherUser, refresh_token_revoke, refresh_token_rotate
 
 
@@ -99,7 +100,7 @@ class LogoutView(GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            refresh_token_revoke(raw=serializer.validated_data["refresh"], user=request.user)
+            refresh_token_revoke(raw=serializer.validated_data["refresh"], user=request_user(request))
         except RefreshTokenOfAnotherUser as exc:
             raise PermissionDenied(str(exc)) from exc
         except TokenError as exc:

@@ -8,12 +8,15 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import models
 
+from hcm.startup import require_secret_key
+
 logger = logging.getLogger(__name__)
 
 
 def _fernet() -> Fernet:
-    key = settings.FIELD_ENCRYPTION_KEY
+    key: str | bytes = settings.FIELD_ENCRYPTION_KEY
     if not key:
+        require_secret_key()  # never encrypt with the random stand-in key
         # Derived so a deployment only has to keep SECRET_KEY; set FIELD_ENCRYPTION_KEY to
         # rotate SECRET_KEY without losing stored credentials.
         key = base64.urlsafe_b64encode(hashlib.sha256(("hcm-fields:" + settings.SECRET_KEY).encode()).digest())

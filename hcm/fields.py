@@ -16,7 +16,7 @@ class StrictSerializer(serializers.Serializer):
         try:
             value = super().to_internal_value({k: v for k, v in data.items() if k in self.fields})
         except serializers.ValidationError as exc:
-            errors.update(exc.detail)
+            errors.update(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
         if errors:
             raise serializers.ValidationError(errors)
         return value

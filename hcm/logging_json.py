@@ -36,7 +36,7 @@ class JsonFormatter(_JsonFormatterBase):
             if key in self._skip_fields or key.startswith("_"):
                 continue
             log_data[key] = value
-        request = record.__dict__.get("request")
+        request: Any = record.__dict__.get("request")
         if hasattr(request, "path"):  # django.request's lines: the HttpRequest is not JSON
             log_data["method"] = request.method
             log_data["path"] = request.path

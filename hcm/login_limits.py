@@ -21,7 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django_ratelimit import ALL
@@ -99,12 +100,12 @@ def login_attempt_check(request: Any, *, username: str | None) -> LoginRefused |
     return None
 
 
-def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def login_rate_limited(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A Django login view (admin, browsable API) whose POSTs count against the budgets;
     one over a budget gets a 429 page saying when to try again."""
 
     @wraps(view)
-    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             refused = login_attempt_check(request, username=request.POST.get(get_user_model().USERNAME_FIELD))
             if refused:

@@ -18,7 +18,8 @@ class ErrorSerializer(serializers.Serializer):
     """Every error response: `detail` always; `errors` (field → messages) on 400."""
 
     detail = serializers.CharField(help_text="A sentence saying what went wrong (on 400: every bad field).")
-    errors = serializers.DictField(
+    # The response key is "errors"; declared fields leave the class, so Serializer.errors stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         required=False,
         help_text="400 only: each invalid field (dotted for nested ones) with its messages.",
     )

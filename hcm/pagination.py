@@ -19,7 +19,7 @@ class SkipLimitSerializer(serializers.Serializer):
 class SkipLimitPagination(BasePagination):
     """`?skip=&limit=` (bad values: 400 naming the parameter); `total` counts every match."""
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:  # type: ignore[override]
         params = SkipLimitSerializer(
             data={k: request.query_params[k] for k in ("skip", "limit") if k in request.query_params}
         )
@@ -44,7 +44,7 @@ class SkipLimitPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:
-        fields = SkipLimitSerializer().fields
+        fields: dict[str, Any] = dict(SkipLimitSerializer().fields)  # IntegerFields with bounds
         return [
             {
                 "name": name,

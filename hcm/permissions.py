@@ -12,10 +12,14 @@
 from typing import TYPE_CHECKING, Any
 
 from rest_framework import permissions
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
     from rest_framework.request import Request
+
+    from hcm.models import Organization, User
 
 OPERATE_PLATFORM = "hcm.operate_platform"
 SERVICE_SCOPE_REFUSED = (
@@ -34,7 +38,7 @@ class _ExplainedAND(permissions.AND):
         return self._all(lambda op: op.has_object_permission(request, view, obj))
 
     def _all(self, check: Any) -> bool:
-        for op in (self.op1, self.op2):
+        for op in (self.op1, self.op2):  # type: ignore[attr-defined]  # set by DRF's AND/OR __init__
             if not check(op):
                 self.message = getattr(op, "message", None)
                 return False
@@ -47,25 +51,25 @@ class _ExplainedOR(permissions.OR):
     def has_permission(self, request: "Request", view: Any) -> bool:
         allowed = super().has_permission(request, view)
         if not allowed:
-            self.message = getattr(self.op2, "message", None) or getattr(self.op1, "message", None)
+            self.message = getattr(self.op2, "message", None) or getattr(self.op1, "message", None)  # type: ignore[attr-defined]  # set by DRF's AND/OR __init__
         return allowed
 
 
 class _Operators(permissions.OperationHolderMixin):
     def __and__(self, other: Any) -> permissions.OperandHolder:
-        return permissions.OperandHolder(_ExplainedAND, self, other)
+        return permissions.OperandHolder(_ExplainedAND, self, other)  # type: ignore[arg-type]
 
     def __or__(self, other: Any) -> permissions.OperandHolder:
-        return permissions.OperandHolder(_ExplainedOR, self, other)
+        return permissions.OperandHolder(_ExplainedOR, self, other)  # type: ignore[arg-type]
 
     def __rand__(self, other: Any) -> permissions.OperandHolder:
-        return permissions.OperandHolder(_ExplainedAND, other, self)
+        return permissions.OperandHolder(_ExplainedAND, other, self)  # type: ignore[arg-type]
 
     def __ror__(self, other: Any) -> permissions.OperandHolder:
-        return permissions.OperandHolder(_ExplainedOR, other, self)
+        return permissions.OperandHolder(_ExplainedOR, other, self)  # type: ignore[arg-type]
 
 
-class _PermissionMeta(_Operators, permissions.BasePermissionMetaclass):
+class _PermissionMeta(_Operators, permissions.BasePermissionMetaclass):  # type: ignore[misc]  # type's | is for unions
     pass
 
 
@@ -94,7 +98,8 @@ class IsSystemAdmin(BasePermission):
             # DRF reads `message` after a refusal; say which requirement failed.
             self.message = IsOrganizationMember.message
             return False
-        return request.user.is_system_admin
+        # Anonymous users were refused above; only hcm.User has the role.
+        return bool(getattr(request.user, "is_system_admin", False))
 
 
 class IsPlatformOperator(BasePermission):
@@ -132,3 +137,22 @@ class ServiceScopeOperatorOnly(BasePermission):
             return True
         self.message = SERVICE_SCOPE_REFUSED.format(what=what or "This")
         return False
+
+
+def request_user(request: "Request | HttpRequest") -> "User":
+    """The caller as the project's User: for views behind IsOrganizationMember (or the
+    admin), which have refused anonymous callers already. Typed, unlike request.user."""
+    from hcm.models import User
+
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
+
+
+def request_organization(request: "Request | HttpRequest") -> "Organization":
+    """The caller's organization (every query is scoped to it)."""
+    organization = request_user(request).organization
+    if organization is None:
+        raise PermissionDenied(IsOrganizationMember.message)
+    return organization

@@ -32,12 +32,14 @@ def org_user_upsert(
         _check(validate_email, email, "email")
     with transaction.atomic():
         org, _ = Organization.objects.get_or_create(slug=slug, defaults={"name": org_name or org_slug})
-        user = User.objects.filter(username=username).first()
-        created = user is None
-        if created:
+        existing = User.objects.filter(username=username).first()
+        created = existing is None
+        if existing is None:
             user = User(username=username)
-        elif user.organization_id not in (None, org.pk):
-            raise ValueError(f"user {username!r} belongs to another organization ({user.organization.slug})")
+        elif existing.organization is not None and existing.organization_id != org.pk:
+            raise ValueError(f"user {username!r} belongs to another organization ({existing.organization.slug})")
+        else:
+            user = existing
         user.organization = org
         user.role = role
         if email:

@@ -4,6 +4,7 @@ Every value that differs between deployments is read from the environment here, 
 the README's configuration table lists them.
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,13 +18,14 @@ VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG", False)
 
+# Without a key, commands that neither serve nor run jobs still work (`help`, `--help`):
+# SECRET_KEY_MISSING makes the servers (hcm.wsgi, hcm.asgi, the system check that runserver
+# runs) and runworker refuse to start (hcm.startup). The stand-in key is random, so nothing
+# signed or encrypted with it outlives the process.
 SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY_MISSING = not SECRET_KEY and not DEBUG
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY in the environment (or DEBUG=1 for a development-only default)."
-        )
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production" if DEBUG else secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: turns the resolver's 404 page for /api/... into JSON, DEBUG or not.
+    "hcm.middleware.ApiNotFoundJsonMiddleware",
 ]
 
 ROOT_URLCONF = "hcm.urls"
@@ -92,10 +96,10 @@ TEMPLATES = [
 # instead of failing with "database is locked" halfway through a transaction.
 DEFAULT_SQLITE_PATH = VAR_DIR / "hcm.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}")
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))
+_db = dj_database_url.parse(DATABASE_URL)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
+    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else env_int("CONN_MAX_AGE", 60)
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
@@ -104,8 +108,24 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests need a file (not :memory:) so real worker processes see the same database.
     _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", str(VAR_DIR / "test_hcm.sqlite3"))}
 else:
+    # PostgreSQL: every process holds a bounded number of connections whatever its load.
+    # Web processes share Django's psycopg pool (at most DB_POOL_MAX_SIZE each; a request
+    # waits up to DB_POOL_TIMEOUT seconds for a free one). Persistent per-thread
+    # connections (CONN_MAX_AGE > 0) are not bounded under the threaded development server,
+    # so they are only used with the pool off (DB_POOL_MAX_SIZE=0). `runworker` replaces the
+    # pool with one connection per thread (hcm.db).
     _db.setdefault("OPTIONS", {})
     _db["CONN_HEALTH_CHECKS"] = True
+    DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 4)
+    if DB_POOL_MAX_SIZE > 0:
+        _db["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with the pool
+        _db["OPTIONS"]["pool"] = {
+            "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
+    else:
+        _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
     if env_str("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
 DATABASES = {"default": _db}

@@ -10,6 +10,7 @@ across web processes (Redis INCR, or hcm.cache.AtomicDatabaseCache).
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
@@ -28,7 +29,7 @@ def rate_limit_name(request: Request, view: Any) -> str | None:
     return None if request.method in SAFE_METHODS else GENERAL_WRITE_LIMIT
 
 
-def spend(request: Request, name: str) -> None:
+def spend(request: Request | HttpRequest, name: str) -> None:
     """Count one call against limit `name` for this user; 429 with Retry-After once spent."""
     rate = settings.RATE_LIMITS[name]
     usage = get_usage(

@@ -6,6 +6,8 @@ JWTAuthentication.get_user applies it to access tokens on every request; `token_
 applies the same code to refresh tokens.
 """
 
+from typing import cast
+
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -25,7 +27,7 @@ class RefreshTokenOfAnotherUser(TokenError):
 def token_user(*, token: Token) -> User:
     """The user `token` names, if they may still use it; else AuthenticationFailed (401):
     deleted, deactivated, or password changed since the token was issued."""
-    return JWTAuthentication().get_user(token)
+    return cast(User, JWTAuthentication().get_user(token))  # AUTH_USER_MODEL
 
 
 def refresh_token_rotate(*, raw: str) -> dict[str, str]:
@@ -34,7 +36,7 @@ def refresh_token_rotate(*, raw: str) -> dict[str, str]:
     TokenError if `raw` is invalid, expired or already used (also when a concurrent request
     used it first: the blacklist row is unique, so exactly one of them wins).
     """
-    refresh = RefreshToken(raw)  # signature, expiry, type, blacklist
+    refresh = RefreshToken(raw)  # type: ignore[arg-type]  # a raw token; the stubs miss str  (signature, expiry, type, blacklist)
     user = token_user(token=refresh)
     access = refresh.access_token
     with transaction.atomic():
@@ -53,7 +55,7 @@ def refresh_token_revoke(*, raw: str, user: User) -> None:
     TokenError if `raw` is not a valid refresh token; RefreshTokenOfAnotherUser if it was
     issued to someone else.
     """
-    token = UntypedToken(raw)  # signature and expiry; not the blacklist, so a repeat is fine
+    token = UntypedToken(raw)  # type: ignore[arg-type]  # a raw token: signature and expiry; not the blacklist, so a repeat is fine
     if token.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
         raise TokenError(_("Token has wrong type"))
     if str(token.get(api_settings.USER_ID_CLAIM)) != str(getattr(user, api_settings.USER_ID_FIELD)):

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from hcm.auth_views import LogoutView, TokenObtainView, TokenRotateView
 from hcm.health import health
+from hcm.home import api_index, home
 from hcm.login_limits import login_rate_limited
 from hcm.metrics import metrics_view
 from jobs.admin_dashboard import dashboard_view
@@ -13,6 +14,8 @@ from notifications.admin_test_email import notification_settings_test_email_view
 admin.autodiscover()  # settings use SimpleAdminConfig: admin modules load with the URLs
 
 urlpatterns = [
+    path("", home, name="home"),
+    re_path(r"^api/?$", api_index, name="api-index"),
     # OpenAPI schema and Swagger UI (public; static files from drf-spectacular-sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,11 +1,18 @@
 """What every ViewSet of this API shares."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.exceptions import NotFound
 
+if TYPE_CHECKING:  # a mixin for GenericAPIView subclasses: typed as one
+    from rest_framework.generics import GenericAPIView
 
-class ObjectInQuerysetMixin:
+    _ViewBase = GenericAPIView
+else:
+    _ViewBase = object
+
+
+class ObjectInQuerysetMixin(_ViewBase):
     """get_object() from get_queryset() — the one place a request's data is scoped — with a
     404 that names the id (`not_found`, e.g. "Background job {id} not found.")."""
 

@@ -24,7 +24,7 @@ from jobs.registry import get_job_type, job_type_names
 from jobs.selectors import worker_is_alive
 from jobs.services import JobStateError, job_cancel, job_retry, job_run_now, job_type_pause, job_type_resume
 
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     JobStatus.QUEUED: "#6c757d",
     JobStatus.PROCESSING: "#0d6efd",
     JobStatus.COMPLETED: "#198754",
@@ -53,8 +53,17 @@ class JobAttemptInline(admin.TabularInline):
     verbose_name_plural = "Event log (one row per attempt)"
     extra = 0
     can_delete = False
-    fields = ["attempt", "outcome", "worker_id", "started_at", "finished_at", "duration", "error_message", "trace"]
-    readonly_fields = fields
+    readonly_fields = [
+        "attempt",
+        "outcome",
+        "worker_id",
+        "started_at",
+        "finished_at",
+        "duration",
+        "error_message",
+        "trace",
+    ]
+    fields = list(readonly_fields)
     ordering = ["attempt", "id"]
 
     def has_add_permission(self, request: HttpRequest, obj: BackgroundJob | None = None) -> bool:
@@ -260,10 +269,12 @@ class JobTypePauseForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["job_type"].choices = [(name, name) for name in job_type_names()]
+        job_type = self.fields["job_type"]
+        assert isinstance(job_type, forms.ChoiceField)  # declared above
+        job_type.choices = [(name, name) for name in job_type_names()]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         org = data.get("organization")
         if JobTypePause.objects.filter(job_type=data.get("job_type"), organization=org).exists():
             raise forms.ValidationError("This job type is already paused there.")
@@ -283,7 +294,7 @@ class JobTypePauseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Scope")
     def scope_label(self, obj: JobTypePause) -> str:
-        return obj.organization.name if obj.organization_id else "Service-wide"
+        return obj.organization.name if obj.organization else "Service-wide"
 
     def has_change_permission(self, request: HttpRequest, obj: JobTypePause | None = None) -> bool:
         return False

@@ -56,12 +56,14 @@ class JobScheduleForm(forms.ModelForm):
         current = self.instance.job_type if self.instance.pk else None
         if current and current not in names:
             names = [current, *names]  # shown so the form opens; saving asks for a registered one
-        self.fields["job_type"].choices = [(name, name) for name in names]
+        job_type = self.fields["job_type"]
+        assert isinstance(job_type, forms.ChoiceField)  # declared above
+        job_type.choices = [(name, name) for name in names]
         if "organization" in self.fields:
             self.fields["organization"].help_text = "Empty: service-wide (maintenance)."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         priority = data.get("priority")
         try:
             clean = job_schedule_validate(
@@ -99,8 +101,8 @@ class JobScheduleAdmin(admin.ModelAdmin):
     search_fields = ["name", "job_type", "=id"]
     ordering = ["name"]
     actions = ["enable_schedules", "disable_schedules", "run_schedules_now"]
-    scheduler_fields = ["next_run_at", "upcoming", "last_run_at", "last_job"]
-    audit_fields = ["id", "created_at", "created_by", "updated_at", "updated_by"]
+    scheduler_fields = ("next_run_at", "upcoming", "last_run_at", "last_job")
+    audit_fields = ("id", "created_at", "created_by", "updated_at", "updated_by")
     fieldsets = [
         (None, {"fields": ["name", "organization", "enabled"]}),
         ("Job", {"fields": ["job_type", "payload", "priority"]}),

@@ -99,7 +99,7 @@ def next_tick(expression: str, tz: ZoneInfo, *, after: datetime) -> datetime:
     for _ in range(_MAX_CANDIDATES):
         wall = candidates.get_next(datetime)
         # Past the window in which the offset change can reorder wall times and instants.
-        if best_wall is not None and wall > best_wall + 2 * _offset_change_near(best, tz):
+        if best is not None and best_wall is not None and wall > best_wall + 2 * _offset_change_near(best, tz):
             break
         for instant in _instants(wall, tz, follows_elapsed_time=follows_elapsed_time):
             if instant > after and (best is None or instant < best):

@@ -101,7 +101,7 @@ class Dashboard:
 def queue_depth(*, now: datetime) -> QueueDepth:
     any_paused = JobTypePause.objects.exists()
     # Without pauses (the common case) the counts need no subquery per row.
-    runnable = ~held_by_pause() if any_paused else Q()
+    runnable = ~Q(held_by_pause()) if any_paused else Q()
     due = Q(status=JobStatus.QUEUED, available_at__lte=now) & runnable
     counts = BackgroundJob.objects.aggregate(
         queued=Count("id", filter=Q(status=JobStatus.QUEUED)),

@@ -8,6 +8,7 @@ are counters advanced from the attempt log since the last scrape (bg_attempts_ti
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
@@ -29,7 +30,8 @@ def attempts_finished(since: datetime, until: datetime) -> dict[Labels, Incremen
     buckets = {
         f"le_{i}": Count("id", filter=Q(duration_ms__lte=bound * 1000)) for i, bound in enumerate(DURATION_BOUNDS[:-1])
     }
-    rows = (
+    # Any: django-stubs types values() rows as a TypedDict without the le_* annotations.
+    rows: Any = (
         JobAttempt.objects.filter(finished_at__gt=since, finished_at__lte=until)
         .order_by()
         .values("job_type", "outcome")
@@ -111,16 +113,16 @@ class JobsCollector(DatabaseCollector):
             "Pauses in force by job type: scope service (every organization) or organization (how many).",
             labels=["job_type", "scope"],
         )
-        rows = (
-            JobTypePause.objects.order_by()
+        pause_rows = (
+            JobTypePause.objects.order_by("job_type")
             .values("job_type")
             .annotate(service=Count("id", filter=Q(organization__isnull=True)), orgs=Count("organization"))
         )
-        for row in sorted(rows, key=lambda r: r["job_type"]):
-            if row["service"]:
-                pauses.add_metric([row["job_type"], "service"], row["service"])
-            if row["orgs"]:
-                pauses.add_metric([row["job_type"], "organization"], row["orgs"])
+        for pause in pause_rows:
+            if pause["service"]:
+                pauses.add_metric([pause["job_type"], "service"], pause["service"])
+            if pause["orgs"]:
+                pauses.add_metric([pause["job_type"], "organization"], pause["orgs"])
         yield from (queued, processing, oldest, pauses)
 
     def _attempts(self) -> Iterator[object]:

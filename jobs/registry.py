@@ -164,5 +164,5 @@ def autodiscover() -> None:
     for module in pkgutil.iter_modules(jobs.handlers.__path__):
         importlib.import_module(f"jobs.handlers.{module.name}")
     autodiscover_modules("job_handlers")
-    for module in settings.JOBS_HANDLER_MODULES:
-        importlib.import_module(module)
+    for name in settings.JOBS_HANDLER_MODULES:
+        importlib.import_module(name)

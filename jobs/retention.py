@@ -7,6 +7,7 @@ job's rules, in one place.
   that is worth keeping at least as long as the runs around it;
 - a job's attempt rows go with the job;
 - worker heartbeat rows: 7 days after the worker stopped or was last seen;
+- refresh tokens (and their blacklist entries): once expired;
 - log archives (*.gz in LOG_DIR): JOBS_RETENTION_COMPLETED_DAYS after they were last
   modified (written), so the logs cover every job still kept;
 - temp files (JOBS_TEMP_DIR, recursively): JOBS_TEMP_MAX_AGE_HOURS after they were last modified.
@@ -32,9 +33,12 @@ _KIND_OF_MODEL = {"jobs.JobAttempt": "job_attempts"}
 def job_retention(status: str) -> timedelta:
     completed = timedelta(days=settings.JOBS_RETENTION_COMPLETED_DAYS)
     failed = timedelta(days=settings.JOBS_RETENTION_FAILED_DAYS)
-    return {JobStatus.COMPLETED: completed, JobStatus.FAILED: failed, JobStatus.CANCELLED: max(completed, failed)}[
-        status
-    ]
+    by_status: dict[str, timedelta] = {
+        JobStatus.COMPLETED: completed,
+        JobStatus.FAILED: failed,
+        JobStatus.CANCELLED: max(completed, failed),
+    }
+    return by_status[status]
 
 
 def log_archive_cutoff(now: datetime) -> datetime:
@@ -78,6 +82,15 @@ def delete_expired_jobs(
                 counts[kind] += n
             after_batch()
     return dict(counts)
+
+
+def delete_expired_refresh_tokens(*, now: datetime) -> int:
+    """Refresh tokens past their expiry (and their blacklist rows): simplejwt's
+    `flushexpiredtokens`, counted. Service-wide: the tokens are every organization's users'."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    return deleted
 
 
 def delete_stale_heartbeats(*, now: datetime) -> int:

@@ -147,7 +147,7 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
     queued = jobs.filter(status=JobStatus.QUEUED)
     queue: dict[str, Any] = {"due": 0, "scheduled": 0, "oldest_due_at": None, "paused": 0}
     if paused:
-        held = held_by_pause()
+        held = Q(held_by_pause())
         queue = queued.aggregate(
             due=Count("id", filter=Q(available_at__lte=now) & ~held),
             scheduled=Count("id", filter=Q(available_at__gt=now) & ~held),

@@ -50,7 +50,7 @@ _STATUS = {
 }
 
 # Attempts that did not end in the task's own exception: the class a TaskError names.
-_ATTEMPT_EXCEPTION = {
+_ATTEMPT_EXCEPTION: dict[str, str] = {
     AttemptOutcome.TIMEOUT: "builtins.TimeoutError",
     AttemptOutcome.LEASE_EXPIRED: "jobs.errors.JobAborted",
     AttemptOutcome.CANCELLED: "jobs.errors.JobAborted",

@@ -54,7 +54,7 @@ def unstorable_result(r: "AttemptResult", exc: Exception) -> "AttemptResult":
         r,
         outcome=AttemptOutcome.FAILED,
         result=None,
-        error=_text(f"result could not be stored: {type(exc).__name__}: {exc}")[:2000],
+        error=f"result could not be stored: {type(exc).__name__}: {exc}".replace("\x00", "\\x00")[:2000],
         traceback=None,
         permanent=False,
         retry_after=None,
@@ -113,6 +113,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
     with transaction.atomic(savepoint=False):
         completed = [r for r in results if r.outcome == AttemptOutcome.COMPLETED]
         completed_keys = _complete(completed, now=now) if completed else set()
+        extra: dict[str, Any]
         for r in results:
             job = r.job
             if r.outcome == AttemptOutcome.COMPLETED:
@@ -155,7 +156,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                         {
                             "error": r.error,
                             "retry_count": decision.retry_count,
-                            "retry_at": decision.retry_at.isoformat(),
+                            "retry_at": decision.retry_at.isoformat() if decision.retry_at else None,
                         },
                     )
             if updated:

@@ -19,7 +19,7 @@ class NotificationSettingsForm(forms.ModelForm):
         required=False,
         max_length=500,
         widget=forms.PasswordInput(render_value=False),
-        validators=[validate_slack_webhook_url],
+        validators=[validate_slack_webhook_url],  # type: ignore[list-item]  # returns the value too
         help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
     )
     clear_slack_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
@@ -39,7 +39,7 @@ class NotificationSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name, rules in self._FIELD_RULES.items():
             if name in self.fields:  # each form has its own copies of the fields
-                self.fields[name].validators.extend(rules)
+                self.fields[name].validators.extend(rules)  # type: ignore[arg-type]  # they return the value too
 
     def clean_slack_webhook_url(self) -> str | None:
         return self.cleaned_data.get("slack_webhook_url") or self.instance.slack_webhook_url
@@ -49,7 +49,7 @@ class NotificationSettingsForm(forms.ModelForm):
         return {} if value is None else validate_custom_settings(value)
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("clear_slack_webhook_url"):
             data["slack_webhook_url"] = None
         return data
@@ -162,4 +162,5 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
 
 
 # Registers the Notification, Delivery, DigestRun and NotificationContact admins.
+import notifications.admin_mailbox  # noqa: E402, F401
 import notifications.admin_notifications  # noqa: E402, F401

@@ -54,8 +54,8 @@ def _job_link(job_id: str | None) -> str:
 class DeliveryInline(admin.TabularInline):
     model = Delivery
     fk_name = "notification"
-    fields = ["id", "channel", "recipient", "status", "attempts", "sent_at", "last_error"]
-    readonly_fields = fields
+    readonly_fields = ["id", "channel", "recipient", "status", "attempts", "sent_at", "last_error"]
+    fields = list(readonly_fields)
     extra = 0
     can_delete = False
     show_change_link = True
@@ -128,7 +128,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["id", "recipient", "provider_message_id", "notification__id"]
     date_hierarchy = "created_at"
     actions = ["resend_failed"]
-    fields = [
+    readonly_fields = [
         "id",
         "organization",
         "event",
@@ -148,7 +148,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    readonly_fields = fields
+    fields = list(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

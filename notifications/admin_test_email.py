@@ -35,7 +35,7 @@ def notification_settings_test_email_view(request: HttpRequest, object_id: str) 
 
     form = TestEmailForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Test email not sent: {' '.join(form.errors['recipient'])}")
+        messages.error(request, f"Test email not sent: {' '.join(str(e) for e in form.errors['recipient'])}")
         return back
     recipient = form.cleaned_data["recipient"] or settings.email_from_address
     try:

@@ -14,7 +14,7 @@ from notifications.models.settings import EmailProvider
 
 logger = logging.getLogger(__name__)
 
-_PROVIDER_BACKENDS = {
+_PROVIDER_BACKENDS: dict[str, str] = {
     EmailProvider.CONSOLE: "django.core.mail.backends.console.EmailBackend",
     EmailProvider.SENDGRID: "anymail.backends.sendgrid.EmailBackend",
     EmailProvider.SES: "anymail.backends.amazon_ses.EmailBackend",

@@ -27,7 +27,7 @@ DATA_MAX_BYTES = 10 * 1024
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 
 # A channel is usable only when its master toggle is on (and, for Slack, a URL is stored).
-CHANNEL_MASTER_TOGGLES = {
+CHANNEL_MASTER_TOGGLES: dict[str, str] = {
     Channel.EMAIL: "email_enabled",
     Channel.SMS: "sms_enabled",
     Channel.SLACK: "slack_enabled",
@@ -171,7 +171,8 @@ class OrgUpdatedData(serializers.Serializer):
 class CriticalAlertData(serializers.Serializer):
     summary = serializers.CharField(max_length=200)
     details = serializers.CharField(max_length=4000, required=False)
-    source = serializers.CharField(max_length=100, required=False)
+    # The metaclass moves declared fields off the class, so this does not shadow Field.source.
+    source = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
 
 
 # Each event's words and defaults are its template, templates/notifications/<name>.toml

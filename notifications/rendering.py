@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.template import Context, Engine, engines
+from django.template.backends.django import DjangoTemplates
 
 from notifications.events import EventType
 
@@ -34,7 +35,9 @@ class RenderedNotification:
 
 
 def _engine() -> Engine:
-    return engines["django"].engine
+    backend = engines["django"]
+    assert isinstance(backend, DjangoTemplates)
+    return backend.engine
 
 
 def render_string(source: str, context: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly
+from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly, request_organization
 from hcm.viewsets import ObjectInQuerysetMixin
 from jobs.api.filters import JobScheduleFilter
 from jobs.api.schedule_serializers import JobScheduleInputSerializer, JobScheduleSerializer
@@ -26,7 +26,7 @@ from jobs.models import JobSchedule
 from jobs.registry import SERVICE, get_job_type
 from jobs.schedules import job_schedule_create, job_schedule_delete, job_schedule_update, job_schedules_visible
 
-_UPDATE = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerializer}
+_UPDATE: dict[str, Any] = {"request": JobScheduleInputSerializer, "responses": JobScheduleSerializer}
 
 
 @extend_schema_view(
@@ -65,7 +65,7 @@ class JobScheduleViewSet(
     }
 
     def get_queryset(self) -> QuerySet[JobSchedule]:
-        return job_schedules_visible(organization=self.request.user.organization)
+        return job_schedules_visible(organization=request_organization(self.request))
 
     def requested_scope(self, request: Request) -> tuple[str | None, str]:
         if self.action != "create":
@@ -82,7 +82,7 @@ class JobScheduleViewSet(
         spec = get_job_type(data["job_type"])
         # Like a job's: the type's own scope unless asked (service-only types run service-wide).
         scope = data.pop("scope", None) or (spec.default_scope if spec and not spec.internal else None)
-        organization = None if scope == SERVICE else request.user.organization
+        organization = None if scope == SERVICE else request_organization(request)
         schedule = job_schedule_create(organization=organization, created_by=request.user.get_username(), **data)
         return Response(JobScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
 

@@ -93,7 +93,8 @@ class BackgroundJobCreateSerializer(StrictSerializer):
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            errors, value = dict(exc.detail), {}
+            detail = exc.detail
+            errors, value = (dict(detail) if isinstance(detail, dict) else {"non_field_errors": detail}), {}
         if isinstance(data, dict) and "job_type" not in errors and "job_type" in data:
             try:
                 spec = offered_job_type(data["job_type"])

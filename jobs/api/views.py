@@ -18,7 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from hcm.permissions import IsSystemAdmin, ServiceScopeOperatorOnly, is_platform_operator
+from hcm.permissions import (
+    IsSystemAdmin,
+    ServiceScopeOperatorOnly,
+    is_platform_operator,
+    request_organization,
+    request_user,
+)
 from hcm.viewsets import ObjectInQuerysetMixin
 from jobs.api.filters import BackgroundJobFilter
 from jobs.api.serializers import (
@@ -80,7 +86,7 @@ class BackgroundJobViewSet(
     }
 
     def get_queryset(self) -> QuerySet[BackgroundJob]:
-        user = self.request.user
+        user = request_user(self.request)
         visible = Q(organization_id=user.organization_id)
         if is_platform_operator(user):
             visible |= Q(organization__isnull=True)
@@ -105,7 +111,7 @@ class BackgroundJobViewSet(
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         job, created = job_enqueue(
-            organization=None if data["scope"] == SERVICE else request.user.organization,
+            organization=None if data["scope"] == SERVICE else request_organization(request),
             job_type=data["job_type"],
             payload=data["payload"],
             priority=data.get("priority"),
@@ -134,7 +140,7 @@ class BackgroundJobViewSet(
     @extend_schema(summary="Queue, status and run statistics", responses=JobStatsSerializer)
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request: Request) -> Response:
-        return Response(JobStatsSerializer(job_stats(organization=request.user.organization)).data)
+        return Response(JobStatsSerializer(job_stats(organization=request_organization(request))).data)
 
     @extend_schema(
         summary="Pause a job type (your organization's jobs; service-wide for platform operators)",
@@ -171,4 +177,4 @@ class BackgroundJobViewSet(
         incoming = JobTypeActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        return data["job_type"], (None if data["scope"] == SERVICE else request.user.organization)
+        return data["job_type"], (None if data["scope"] == SERVICE else request_organization(request))

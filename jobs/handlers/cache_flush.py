@@ -91,7 +91,7 @@ def _stored_prefix(cache: BaseCache, prefix: str) -> str:
 def _flush_database_cache(cache: DatabaseCache, stored_prefix: str | None) -> int:
     db = router.db_for_write(cache.cache_model_class)
     connection = connections[db]
-    table = connection.ops.quote_name(cache._table)
+    table = connection.ops.quote_name(cache._table)  # type: ignore[attr-defined]  # set by DatabaseCache.__init__
     with transaction.atomic(using=db), connection.cursor() as cursor:
         if stored_prefix is None:
             cursor.execute(f"DELETE FROM {table}")

@@ -50,7 +50,7 @@ def cleanup(ctx: JobContext) -> dict:
 
     - `expired_data`: finished jobs past retention and their attempt rows, and every step
       registered for "expired_data" — the job's organization's rows only; service-wide also
-      worker rows unseen for 7 days.
+      worker rows unseen for 7 days and expired refresh tokens.
     - `old_logs` (service-wide only): this service's log archives in LOG_DIR past
       JOBS_RETENTION_COMPLETED_DAYS, and every step registered for "old_logs".
     - `temp_files`: files in JOBS_TEMP_DIR/<organization id>/ (service-wide: all of
@@ -82,6 +82,7 @@ def cleanup(ctx: JobContext) -> dict:
             records.update(retention.delete_expired_jobs(now=now, organization_id=org_id, after_batch=at))
             if org_id is None:
                 records["worker_heartbeats"] = retention.delete_stale_heartbeats(now=now)
+                records["expired_refresh_tokens"] = retention.delete_expired_refresh_tokens(now=now)
         elif current == "old_logs" and settings.LOG_DIR is not None:
             files += delete_files_older_than(
                 Path(settings.LOG_DIR), cutoff=retention.log_archive_cutoff(now), pattern=logfiles.ARCHIVE_GLOB

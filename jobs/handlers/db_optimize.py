@@ -57,7 +57,7 @@ def project_tables(connection: BaseDatabaseWrapper) -> list[str]:
     for alias in settings.CACHES:
         cache = caches[alias]
         if isinstance(cache, DatabaseCache) and router.db_for_write(cache.cache_model_class) == connection.alias:
-            names.add(cache._table)
+            names.add(cache._table)  # type: ignore[attr-defined]  # set by DatabaseCache.__init__
     with connection.cursor() as cursor:
         existing = set(connection.introspection.table_names(cursor))
     return sorted(names & existing)

@@ -48,10 +48,11 @@ class RecipientsField(serializers.Field):
 
 class EmailSendPayload(serializers.Serializer):
     to = RecipientsField()
-    subject = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_header_safe])
+    subject = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_header_safe])  # type: ignore[list-item]
     body = StrictCharField(required=False, max_length=100_000, trim_whitespace=False)
     template = StrictCharField(required=False, max_length=100, help_text="A name under templates/email/.")
-    data = serializers.DictField(required=False, help_text="Values for the template.")
+    # The payload key is "data" (documented API), which shadows Serializer.data here only.
+    data = serializers.DictField(required=False, help_text="Values for the template.")  # type: ignore[assignment]
 
     def validate_subject(self, value: str) -> str:
         if not value.strip():

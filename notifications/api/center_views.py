@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from hcm.permissions import IsOrganizationMember, IsSystemAdmin
+from hcm.permissions import IsOrganizationMember, IsSystemAdmin, request_organization, request_user
 from notifications import selectors
 from notifications.api.filters import NotificationFilter
 from notifications.api.serializers import (
@@ -75,13 +75,13 @@ class NotificationViewSet(
 
     def get_queryset(self) -> QuerySet[Notification]:
         # id breaks created_at ties so pages never overlap.
-        return Notification.objects.filter(user_id=self.request.user.pk).order_by("-created_at", "-id")
+        return Notification.objects.filter(user=request_user(self.request)).order_by("-created_at", "-id")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = NotificationCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         result = notification_send_custom(
-            request.user.organization, **incoming.validated_data, created_by=request.user.get_username()
+            request_organization(request), **incoming.validated_data, created_by=request.user.get_username()
         )
         return notify_response(result)
 
@@ -111,7 +111,10 @@ class NotificationViewSet(
         return Response(selectors.notification_stats(notifications=self.get_queryset()))
 
 
-_CONTACT_UPDATE = {"request": NotificationContactSerializer, "responses": NotificationContactStateSerializer}
+_CONTACT_UPDATE: dict[str, Any] = {
+    "request": NotificationContactSerializer,
+    "responses": NotificationContactStateSerializer,
+}
 
 
 @extend_schema_view(
@@ -130,15 +133,15 @@ class NotificationContactViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMi
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[NotificationContact]:
-        return NotificationContact.objects.filter(user_id=self.request.user.pk)
+        return NotificationContact.objects.filter(user=request_user(self.request))
 
     def get_object(self) -> NotificationContact:
-        return self.get_queryset().first() or NotificationContact(user=self.request.user)
+        return self.get_queryset().first() or NotificationContact(user=request_user(self.request))
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = NotificationContactSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         contact, _ = NotificationContact.objects.update_or_create(
-            user=request.user, defaults={"phone": incoming.validated_data["phone"]}
+            user=request_user(request), defaults={"phone": incoming.validated_data["phone"]}
         )
         return Response(NotificationContactSerializer(contact).data)

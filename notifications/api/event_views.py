@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from hcm.permissions import IsSystemAdmin
+from hcm.permissions import IsSystemAdmin, request_organization
 from notifications.api.center_views import notify_response
 from notifications.api.serializers import (
     NotificationEventSerializer,
@@ -37,7 +37,7 @@ class NotificationEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, G
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The events that can be sent (a fixed catalogue, not a page of rows)."""
-        events = [get_event(name) for name in event_names()]
+        events = [e for e in (get_event(name) for name in event_names()) if e is not None]
         return Response(
             {
                 "items": [
@@ -58,7 +58,7 @@ class NotificationEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, G
         incoming = NotificationEventSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         result = notify(
-            request.user.organization,
+            request_organization(request),
             incoming.validated_data["event"],
             data=incoming.validated_data["data"],
             recipients=incoming.validated_data.get("recipients"),

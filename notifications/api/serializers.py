@@ -80,7 +80,8 @@ class NotificationEventSerializer(serializers.Serializer):
     """POST /api/system/notification-events; `data` is checked by the event's own schema."""
 
     event = serializers.CharField(max_length=100)
-    data = serializers.JSONField(required=False, default=dict)
+    # The request key is "data"; declared fields leave the class, so Serializer.data stays.
+    data = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
     recipients = RecipientsField(help_text="User ids; default: the organization's system admins.")
 
 

@@ -38,7 +38,10 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
     email_provider = ChoiceField(EmailProvider.choices, required=False)
     email_from_address = serializers.EmailField(required=False, max_length=254)
     email_from_name = serializers.CharField(
-        required=False, max_length=100, trim_whitespace=False, validators=[validate_header_safe]
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        validators=[validate_header_safe],  # type: ignore[list-item]
     )
     email_on_employee_hired = serializers.BooleanField(required=False)
     email_on_employee_terminated = serializers.BooleanField(required=False)
@@ -74,7 +77,7 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
         try:
             validated = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            errors.update(exc.detail)
+            errors.update(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
         if errors:  # every bad field is named at once, unknown ones included
             raise serializers.ValidationError(errors)
         return validated

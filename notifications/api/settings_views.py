@@ -14,7 +14,7 @@ from rest_framework.viewsets import GenericViewSet
 from hcm.errors import UpstreamError
 from hcm.exceptions import InvalidInput
 from hcm.openapi import error_response
-from hcm.permissions import IsSystemAdmin
+from hcm.permissions import IsSystemAdmin, request_organization
 from notifications.api.settings_serializers import (
     NotificationSettingsSerializer,
     NotificationSettingsUpdateSerializer,
@@ -26,7 +26,7 @@ from notifications.models import NotificationSettings
 from notifications.services.notification_settings import notification_settings_get, notification_settings_update
 from notifications.services.test_email import EmailDisabledError, send_test_email
 
-_UPDATE = {
+_UPDATE: dict[str, Any] = {
     "request": NotificationSettingsUpdateSerializer,
     "responses": NotificationSettingsSerializer,
     "description": "Every field is optional; a field left out keeps its value. Unknown fields → 400.",
@@ -50,11 +50,11 @@ class NotificationSettingsViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelM
     }
 
     def get_queryset(self) -> QuerySet[NotificationSettings]:
-        return NotificationSettings.objects.filter(organization_id=self.request.user.organization_id)
+        return NotificationSettings.objects.filter(organization=request_organization(self.request))
 
     def get_object(self) -> NotificationSettings:
         # Created with the seed's defaults on first use.
-        return self.get_queryset().first() or notification_settings_get(organization=self.request.user.organization)
+        return self.get_queryset().first() or notification_settings_get(organization=request_organization(self.request))
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ns = self.get_object()

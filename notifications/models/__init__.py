@@ -1,5 +1,6 @@
 from notifications.models.contact import NotificationContact
 from notifications.models.delivery import Delivery, DeliveryChannel, DeliveryStatus, DigestRun
+from notifications.models.mailbox import StoredEmail
 from notifications.models.notification import Channel, Notification, NotificationPriority, NotificationStatus
 from notifications.models.settings import NotificationSettings
 
@@ -14,4 +15,5 @@ __all__ = [
     "NotificationPriority",
     "NotificationSettings",
     "NotificationStatus",
+    "StoredEmail",
 ]

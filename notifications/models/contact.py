@@ -14,7 +14,11 @@ class NotificationContact(models.Model):
         settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="notification_contact"
     )
     phone = models.CharField(
-        max_length=16, null=True, blank=True, validators=[validate_e164], help_text="E.164, e.g. +15551234567"
+        max_length=16,
+        null=True,
+        blank=True,
+        validators=[validate_e164],  # type: ignore[list-item]  # returns the value too
+        help_text="E.164, e.g. +15551234567",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -97,6 +97,8 @@ def digests_create_due(*, organization_id: str | None = None, now: datetime | No
 def _organization_digests(settings: NotificationSettings, *, now: datetime) -> int:
     organization = settings.organization
     frequency = settings.digest_frequency
+    if frequency is None:  # digests off
+        return 0
     zone = organization_zone(organization.timezone)
     latest = period_before(frequency, period_containing(frequency, now, zone), zone)
     earliest = period_before(frequency, latest, zone)

@@ -179,11 +179,13 @@ def _fan_out(
     )
     phones: dict[int, str] = {}
     if Channel.SMS in outbound:
-        phones = dict(
-            NotificationContact.objects.filter(user__in=users, phone__isnull=False)
+        phones = {
+            user_id: phone
+            for user_id, phone in NotificationContact.objects.filter(user__in=users, phone__isnull=False)
             .exclude(phone="")
             .values_list("user_id", "phone")
-        )
+            if phone
+        }
 
     def delivery(**fields: Any) -> Delivery:
         return Delivery(

@@ -49,7 +49,7 @@ def api_routes() -> list[tuple[str, type[APIView]]]:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, route)
             elif isinstance(p, URLPattern) and getattr(p.callback, "cls", None):
-                found.append((route, p.callback.cls))
+                found.append((route, p.callback.cls))  # type: ignore[attr-defined]  # set by as_view()
 
     walk(get_resolver().url_patterns)
     result = []

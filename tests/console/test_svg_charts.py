@@ -14,7 +14,8 @@ def parse(svg: str) -> ET.Element:
 
 
 def tooltips(root: ET.Element, tag: str) -> list[str]:
-    return [el.find(f"{SVG}title").text for el in root.iter(f"{SVG}{tag}") if el.find(f"{SVG}title") is not None]
+    titles = (el.find(f"{SVG}title") for el in root.iter(f"{SVG}{tag}"))
+    return [title.text or "" for title in titles if title is not None]
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,6 @@ def test_create_org_user__required_options(missing, db):
         run("create_org_user", *[x for pair in args.items() for x in pair])
 
 
-
 def test_create_org_user__second_run_revokes_the_old_tokens(db):
     run("create_org_user", "--org", "initech", "--username", "peter", "--password", "old-password-1")
     client = login("peter", "old-password-1")
@@ -274,6 +273,7 @@ def test_create_org_user__prompt_gives_up_after_three_bad_entries():
     assert code == 1, shown
     assert "No acceptable password after 3 attempts" in shown
     assert not User.objects.exists()
+
 
 LOGIN = re.compile(r"Login: username=(\S+) password=(\S+)")
 

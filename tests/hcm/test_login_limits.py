@@ -26,7 +26,7 @@ def limits(settings):
 
 
 def api_login(username: str, password: str, address: str = "10.0.0.1", **headers: str):
-    client = APIClient(REMOTE_ADDR=address, **headers)
+    client = APIClient(REMOTE_ADDR=address, **headers)  # type: ignore[arg-type]  # WSGI environ keys
     return client.post(TOKEN_URL, {"username": username, "password": password}, format="json")
 
 

@@ -42,7 +42,9 @@ ARCHIVE_NAME = re.compile(r"^(?P<log>.+\.log)\.\d{8}T\d{6}Z(\.\d+)?\.gz$")
 
 def scope_org(job_type: str, org):
     """The organization a job of this type may run for: none for service-only types."""
-    return org if get_job_type(job_type).allows("organization") else None
+    spec = get_job_type(job_type)
+    assert spec is not None
+    return org if spec.allows("organization") else None
 
 
 def enqueue(org, job_type: str, payload: dict | None = None) -> BackgroundJob:
@@ -67,6 +69,7 @@ def finished(job: BackgroundJob) -> BackgroundJob:
 def completed(job: BackgroundJob) -> dict:
     job = finished(job)
     assert job.status == JobStatus.COMPLETED, job.error_message
+    assert job.result is not None
     return job.result
 
 
@@ -205,6 +208,12 @@ def test_maintenance_burst__logs_archived_old_rows_files_and_cache_entries_delet
     heartbeat("stopped-long-ago", seen_days=8, stopped=True)
     heartbeat("vanished", seen_days=8, stopped=False)
     heartbeat("recent", seen_days=1, stopped=True)
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    for jti, days in (("expired", -1), ("live", 1)):
+        OutstandingToken.objects.create(
+            jti=jti, token="x", created_at=timezone.now(), expires_at=timezone.now() + timedelta(days=days)
+        )
 
     caches["default"].set_many({"a": 1, "b": 2, "c": 3}, timeout=None)
 
@@ -257,6 +266,8 @@ def test_maintenance_burst__logs_archived_old_rows_files_and_cache_entries_delet
         "job_attempts": 2,
     }
     assert records["worker_heartbeats"] == 2
+    assert records["expired_refresh_tokens"] == 1
+    assert list(OutstandingToken.objects.values_list("jti", flat=True)) == ["live"]
     assert not BackgroundJob.objects.filter(pk__in=[old_completed.pk, old_failed.pk, old_cancelled.pk]).exists()
     assert not JobAttempt.objects.filter(job_id=old_completed.pk).exists()
     assert BackgroundJob.objects.filter(pk__in=[j.pk for j in kept_jobs]).count() == len(kept_jobs)

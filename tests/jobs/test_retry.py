@@ -65,8 +65,6 @@ def test_policy__retry_job_after_is_still_bounded_by_max_retries():
 # --- a real worker ---------------------------------------------------------------------------
 
 
-
-
 def enqueue(max_retries: int = 3, **payload) -> BackgroundJob:
     job, _ = job_enqueue(organization=None, job_type="test_fail", payload=payload, max_retries=max_retries)
     return job

@@ -30,8 +30,6 @@ postgres_only = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL only")
 sqlite_only = pytest.mark.skipif(POSTGRES, reason="SQLite only")
 
 
-
-
 class WorkerProcess:
     def __init__(self, proc: subprocess.Popen, log: Path) -> None:
         self.proc = proc
@@ -293,9 +291,7 @@ def test_timeout__handler_ignoring_checks_is_timed_out_retried_then_failed_and_i
 ):
     trace = tmp_path / "trace.log"
     # Two abandoned threads at once: above the default limit (--concurrency) of this worker.
-    worker = workers(
-        "--concurrency", "1", "--max-abandoned-threads", "2", JOBS_RETRY_BASE_SECONDS="0.1"
-    ).wait_started()
+    worker = workers("--concurrency", "1", "--max-abandoned-threads", "2", JOBS_RETRY_BASE_SECONDS="0.1").wait_started()
     stuck = enqueue("test_stubborn", seconds=5, path=str(trace), max_retries=1)
     later = [enqueue("test_record", path=str(tmp_path / "ran.log")) for _ in range(3)]
 

@@ -36,8 +36,10 @@ def failed_slack_delivery(org, admin_user) -> Delivery:
     Delivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.FAILED, last_error="Slack says 404", attempts=1
     )
-    delivery.job.status = JobStatus.FAILED
-    delivery.job.save()
+    job = delivery.job
+    assert job is not None
+    job.status = JobStatus.FAILED
+    job.save()
     return delivery
 
 

@@ -70,7 +70,7 @@ def job_of(delivery: Delivery) -> BackgroundJob:
 def assert_failed_at_once(delivery: Delivery, *, error: str) -> None:
     assert delivery.status == DeliveryStatus.FAILED, delivery.last_error
     assert delivery.attempts == 1
-    assert error in delivery.last_error
+    assert error in (delivery.last_error or "")
     job = job_of(delivery)
     assert job.status == JobStatus.FAILED and job.next_retry_at is None
     assert JobAttempt.objects.filter(job=job).count() == 1

@@ -15,8 +15,8 @@ from tests.notifications.conftest import configure, delivery_worker_env
 from tests.workers import start_worker
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 NOW = utc(2026, 1, 15, 10, 30)

@@ -12,8 +12,8 @@ from notifications.services.notify import notify
 from tests.notifications.conftest import configure
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # (window start, end, zone, the instant, when the window ends — None: not inside)

@@ -1,6 +1,7 @@
 """GET /metrics: who may read it, and what it reports after a real worker ran real jobs."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -17,7 +18,7 @@ from tests.workers import run_burst, worker_env
 TOKEN = "metrics-test-token-0123456789"
 
 
-def scrape(client: Client | None = None, **headers: str) -> str:
+def scrape(client: Client | None = None, **headers: Any) -> str:
     response = (client or Client()).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", **headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")

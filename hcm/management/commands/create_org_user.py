@@ -55,6 +55,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         verb = "Created" if created else "Updated"
         org = user.organization
+        assert org is not None  # org_user_upsert always sets it
         self.stdout.write(self.style.SUCCESS(f"{verb} user {user.username} ({user.role}) in {org.slug} ({org.pk})"))
 
     def _prompt(self, interactive: bool) -> str:

@@ -43,5 +43,7 @@ class Command(BaseCommand):
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(password + "\n")
         saved.chmod(0o600)
-        self.stdout.write(f"Demo organization: {user.organization.name} ({user.organization_id})")
+        organization = user.organization
+        assert organization is not None  # org_user_upsert always sets it
+        self.stdout.write(f"Demo organization: {organization.name} ({organization.pk})")
         self.stdout.write(self.style.SUCCESS(f"Login: username={username} password={password}"))

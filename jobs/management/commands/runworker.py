@@ -4,6 +4,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hcm.db import use_connection_per_thread
+from hcm.startup import SECRET_KEY_MISSING, secret_key_missing
 from jobs.registry import job_type_names
 from jobs.worker import EXIT_ABANDONED_THREADS, Worker
 
@@ -117,6 +119,9 @@ class Command(BaseCommand):
                 logging.getLogger(name).setLevel(logging.DEBUG)
 
     def handle(self, *args, **options) -> None:
+        if secret_key_missing():
+            raise CommandError(SECRET_KEY_MISSING)
+        use_connection_per_thread()
         self._set_log_level(options["verbosity"])
         job_types = _csv(options["job_types"])
         unknown = sorted(set(job_types) - set(job_type_names()))
