@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_notification_center_deliveries_digests'),
+        ('notifications', '0003_stored_email'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
