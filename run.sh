@@ -23,6 +23,8 @@ if [ -z "${EMAIL_BACKEND:-}" ] && [ -z "${EMAIL_HOST:-}" ]; then
   export EMAIL_BACKEND=notifications.mailbox.MailboxBackend
 fi
 PORT="${PORT:-8000}"
+# Unsubscribe links in the demo's emails point at this server.
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/python manage.py setup_demo
 

@@ -46,6 +46,11 @@ class Ours:
         job, _ = self.job_enqueue(organization=self.org, job_type="noop")
         return job.id
 
+    def enqueue_bulk(self, n: int) -> None:
+        from jobs.services import job_enqueue_many
+
+        job_enqueue_many(organization=self.org, job_type="noop", payloads=[None] * n)
+
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
         by_status = dict(self.Job.objects.values_list("status").annotate(n=_count()).order_by())
@@ -76,6 +81,14 @@ class TasksDb:
 
     def enqueue_one(self) -> str:
         return str(self.task.enqueue().id)
+
+    def enqueue_bulk(self, n: int) -> None:
+        # It has no bulk path: its enqueues inside one transaction.
+        from django.db import transaction
+
+        with transaction.atomic():
+            for _ in range(n):
+                self.task.enqueue()
 
     def counts(self) -> tuple[int, int]:
         by_status = dict(self.Result.objects.values_list("status").annotate(n=_count()).order_by())
@@ -140,6 +153,16 @@ def action_enqueue(system: str, n: int) -> None:
     t0 = time.perf_counter()
     for _ in range(n):
         s.enqueue_one()
+    seconds = time.perf_counter() - t0
+    emit(n=n, seconds=seconds, rate=n / seconds)
+
+
+def action_enqueue_bulk(system: str, n: int) -> None:
+    """Bulk enqueue rate: n jobs in one call (ours: job_enqueue_many), one transaction."""
+    s = make_system(system)
+    s.enqueue_bulk(10)  # warm up
+    t0 = time.perf_counter()
+    s.enqueue_bulk(n)
     seconds = time.perf_counter() - t0
     emit(n=n, seconds=seconds, rate=n / seconds)
 
@@ -237,7 +260,7 @@ def make_system(system: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=["ours", "tasksdb"])
-    parser.add_argument("action", choices=["setup", "reset", "enqueue", "seed", "wait", "latency"])
+    parser.add_argument("action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency"])
     parser.add_argument("n", type=int, nargs="?", default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
@@ -248,6 +271,8 @@ def main() -> None:
         action_reset(args.system)
     elif args.action == "enqueue":
         action_enqueue(args.system, args.n)
+    elif args.action == "enqueue_bulk":
+        action_enqueue_bulk(args.system, args.n)
     elif args.action == "seed":
         action_seed(args.system, args.n)
     elif args.action == "wait":

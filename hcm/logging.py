@@ -2,10 +2,14 @@
 
 import json
 import logging
+import logging.handlers
+import os
 import re
+import threading
+import time
+import weakref
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from logging.handlers import WatchedFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +63,136 @@ class KeyValueFormatter(logging.Formatter):
         cached = record.__dict__.get("_formatted")
         if cached is not None:
             return cached
-        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        parts = [ts, record.levelname, record.name, record.getMessage()]
+        parts = [_timestamp(record.created), record.levelname, record.name, record.getMessage()]
         for key, value in record.__dict__.items():
             if key in _STANDARD_ATTRS or key.startswith("_"):
                 continue
-            rendered = value if isinstance(value, int | float) else json.dumps(str(value))
-            parts.append(f"{key}={rendered}")
+            parts.append(f"{key}={value if isinstance(value, int | float) else _quoted(str(value))}")
         line = " ".join(str(p) for p in parts)
         if record.exc_info:
             line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         record._formatted = line = redact(line)
         return line
+
+
+_PLAIN = re.compile(r"[ -!#-\[\]-~]*")  # printable ASCII but `"` and `\\`: JSON quotes it as is
+
+
+def _quoted(text: str) -> str:
+    """json.dumps(text), without its machinery for the common plain string (job ids, types)."""
+    return f'"{text}"' if _PLAIN.fullmatch(text) else json.dumps(text)
+
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def _timestamp(created: float) -> str:
+    """`2026-11-26T15:20:44.123+00:00`; the part up to the second is built once a second."""
+    global _second_cache
+    second = int(created)
+    if _second_cache[0] != second:
+        _second_cache = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second_cache[1]}.{int((created - second) * 1000):03d}+00:00"
+
+
+# --- Buffered handlers ------------------------------------------------------------------
+# The stdlib handlers flush after every line, and the file handler also stats its path
+# before every line (to notice a rotation): at thousands of jobs a second that is most of
+# the cost of logging. These keep lines in memory and write them together: a flusher thread
+# every FLUSH_INTERVAL seconds, at once for WARNING and above (and for a long backlog), and
+# at exit (logging.shutdown flushes every handler). A crash loses at most the last
+# FLUSH_INTERVAL seconds of INFO lines.
+FLUSH_INTERVAL = 0.2
+_MAX_PENDING = 1000
+_handlers: "weakref.WeakSet[logging.Handler]" = weakref.WeakSet()
+_flusher: threading.Thread | None = None
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_INTERVAL)
+        for handler in list(_handlers):
+            try:
+                handler.flush()
+            except Exception:  # a broken sink must not end the flusher (handleError reports per line)
+                pass
+
+
+def _start_flusher() -> None:
+    global _flusher
+    if _flusher is None or not _flusher.is_alive():
+        _flusher = threading.Thread(target=_flush_forever, name="log-flusher", daemon=True)
+        _flusher.start()
+
+
+def _after_fork() -> None:
+    global _flusher
+    _flusher = None  # threads do not survive a fork
+    if _handlers:
+        _start_flusher()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class _BufferedMixin:
+    terminator: str
+
+    def _init_buffer(self) -> None:
+        self._pending: list[str] = []
+        _handlers.add(self)  # type: ignore[arg-type]
+        _start_flusher()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._pending.append(self.format(record) + self.terminator)  # type: ignore[attr-defined]
+        except Exception:
+            self.handleError(record)  # type: ignore[attr-defined]
+            return
+        if record.levelno >= logging.WARNING or len(self._pending) >= _MAX_PENDING:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[attr-defined]
+            if self._pending:
+                lines, self._pending = "".join(self._pending), []
+                try:
+                    self._write(lines)
+                except Exception:
+                    logging.Handler.handleError(self, logging.makeLogRecord({"msg": "could not write log lines"}))  # type: ignore[arg-type]
+            super().flush()  # type: ignore[misc]
+
+    def _write(self, lines: str) -> None:
+        raise NotImplementedError
+
+
+class BufferedStreamHandler(_BufferedMixin, logging.StreamHandler):
+    """A StreamHandler (stderr by default) that writes lines in batches."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._init_buffer()
+
+    def _write(self, lines: str) -> None:
+        self.stream.write(lines)
+
+
+class BufferedWatchedFileHandler(_BufferedMixin, logging.handlers.WatchedFileHandler):
+    """A WatchedFileHandler that writes lines in batches and checks for a rotation once
+    per batch (jobs/logfiles.py waits longer than FLUSH_INTERVAL for a renamed log to go
+    quiet, so no line is lost)."""
+
+    def __init__(self, filename: str, mode: str = "a", encoding: str | None = None, delay: bool = False) -> None:
+        super().__init__(filename, mode=mode, encoding=encoding, delay=delay)
+        self._init_buffer()
+
+    def _write(self, lines: str) -> None:
+        if self.stream is None:  # delay=True: opened at the first batch
+            self.stream = self._open()
+            self._statstream()
+        else:
+            self.reopenIfNeeded()
+        self.stream.write(lines)
 
 
 # --- Context on every line -------------------------------------------------------------
@@ -135,15 +257,18 @@ class ContextFilter(logging.Filter):
 
 
 class SkipErrorResponses(logging.Filter):
-    """For `django.server` (runserver's access log): django.request already logged every
-    response of 400 and above, with the request id; one line per 4xx, not two."""
+    """For the development servers' access logs (`django.server`, and daphne's
+    `django.channels.server`): django.request already logged every response of 400 and
+    above, with the request id; one line per 4xx, not two."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         status = record.__dict__.get("status_code")
+        if status is None and isinstance(record.args, dict):
+            status = record.args.get("status")  # daphne passes its details as the args
         return not (isinstance(status, int) and status >= 400)
 
 
-class DirCreatingWatchedFileHandler(WatchedFileHandler):
+class DirCreatingWatchedFileHandler(BufferedWatchedFileHandler):
     """WatchedFileHandler that creates LOG_DIR when it first writes (settings create no
     directories when imported: a read-only filesystem with stdout logging must work)."""
 

@@ -30,6 +30,7 @@ ERROR_DESCRIPTIONS = {
     "401": "Missing, expired or invalid access token.",
     "403": "Signed in, but not allowed (role, organization, or a service-wide scope that needs a platform operator).",
     "404": "No such object in your organization.",
+    "405": "Method not allowed here (an id equal to a fixed path beside it, such as read-all, names that path).",
     "429": "Rate limit exceeded; the Retry-After header says when to try again.",
     "502": "An upstream service (mail server, Slack, Twilio) refused or could not be reached.",
 }
@@ -103,6 +104,9 @@ class AutoSchema(SpectacularAutoSchema):
             codes += ["401", "403"]
         if "{" in self.path:
             codes.append("404")
+            # An id equal to a fixed path beside it (/api/notifications/read-all) reaches that
+            # route instead, which may not allow this method.
+            codes.append("405")
         if self.method in WRITE_METHODS and not anyone:
             codes.append("429")
         return codes

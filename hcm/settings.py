@@ -31,6 +31,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its `runserver` replaces Django's and serves hcm.asgi (ASGI_APPLICATION), so the
+    # development server runs the notification stream's async view as production does.
+    "daphne",
     # SimpleAdminConfig: admin modules are imported by hcm/urls.py (admin.autodiscover()),
     # so `runworker`, which serves no URLs, does not load them (~17 MiB per worker).
     "django.contrib.admin.apps.SimpleAdminConfig",
@@ -73,6 +76,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "hcm.urls"
 WSGI_APPLICATION = "hcm.wsgi.application"
+ASGI_APPLICATION = "hcm.asgi.application"
+# People sign in at /accounts/login/ (the notification center), separately from the admin.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "notification-center"
 AUTH_USER_MODEL = "hcm.User"
 
 TEMPLATES = [
@@ -312,7 +319,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "hcm.logging.BufferedStreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
             "filters": _log_filters,
@@ -336,8 +343,14 @@ LOGGING = {
         # Django's default config gives "django" a console handler of its own (with DEBUG)
         # besides ours at the root: every 4xx was printed twice. One set of handlers.
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
-        # runserver's access log; django.request already logged responses >= 400.
+        # runserver's access log (daphne's under ASGI); django.request already logged responses >= 400.
         "django.server": {
+            "handlers": _log_handlers,
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["skip_error_responses"],
+        },
+        "django.channels.server": {
             "handlers": _log_handlers,
             "level": "INFO",
             "propagate": False,
@@ -403,6 +416,19 @@ NOTIFICATIONS_BASE_URL = env_str("NOTIFICATIONS_BASE_URL")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
+# This service's own public address (https://hcm.example.com): the one-click unsubscribe
+# links in emails point here. Unset without DEBUG: emails go without them (check W001 says so).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
+# The notification stream (GET /api/notifications/stream): a heartbeat comment this often,
+# how often SQLite is polled (PostgreSQL wakes on LISTEN/NOTIFY and polls only as a fallback),
+# how long a stream ticket lives, and the longest a stream stays open before the client
+# reconnects (a JWT-authenticated stream also ends when its token expires).
+NOTIFICATIONS_STREAM_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_STREAM_HEARTBEAT_SECONDS", 15.0)
+NOTIFICATIONS_STREAM_POLL_SECONDS = env_float(
+    "NOTIFICATIONS_STREAM_POLL_SECONDS", 0.2 if _db["ENGINE"].endswith("sqlite3") else 5.0
+)
+NOTIFICATIONS_STREAM_TICKET_SECONDS = env_int("NOTIFICATIONS_STREAM_TICKET_SECONDS", 60)
+NOTIFICATIONS_STREAM_MAX_SECONDS = env_float("NOTIFICATIONS_STREAM_MAX_SECONDS", 3600.0)
 # Key for credentials stored in the database (Fernet); derived from SECRET_KEY if unset.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 

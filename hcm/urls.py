@@ -39,6 +39,8 @@ urlpatterns = [
     re_path(r"^api/auth/token/?$", TokenObtainView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRotateView.as_view(), name="token_refresh"),
     re_path(r"^api/auth/logout/?$", LogoutView.as_view(), name="logout"),
+    # Before notifications.api.urls: its /api/notifications/{id} would take "preferences" and "stream".
+    path("", include("notifications.people_urls")),
     path("", include("notifications.api.urls")),
     path("", include("jobs.api.urls")),
     path("api-auth/", include("rest_framework.urls")),

@@ -25,11 +25,12 @@ PENDING_RE = re.compile(rf"^(?P<log>.+\.log)\.{_STAMP}$")
 PART_SUFFIX = ".part"
 
 # How long the renamed log must stay unchanged before it is taken as complete. The
-# service's WatchedFileHandler checks the path before each write and reopens a new file
-# once the log is renamed; only a write whose check came just before the rename still
-# lands in the renamed file, and it lands within microseconds. The quiet period is a wide
-# margin over that window, so no line is lost.
-QUIET_SECONDS = 0.2
+# service's log handlers (hcm.logging.BufferedWatchedFileHandler) write in batches at least
+# every FLUSH_INTERVAL (0.2 s) and check the path before each batch, reopening a new file
+# once the log is renamed; only a batch whose check came just before the rename still
+# lands in the renamed file. The quiet period is a wide margin over that window, so no
+# line is lost.
+QUIET_SECONDS = 1.0
 
 _CHUNK = 1024 * 1024
 

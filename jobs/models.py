@@ -93,10 +93,29 @@ class BackgroundJob(models.Model):
             ),
             models.Index(fields=["status", "available_at"], name="bg_jobs_due_idx"),
             models.Index(fields=["lease_expires_at"], name="bg_jobs_lease_idx", condition=Q(status="processing")),
-            models.Index(fields=["organization", "-created_at"], name="bg_jobs_org_created_idx"),
-            models.Index(fields=["organization", "status", "-created_at"], name="bg_jobs_org_status_idx"),
-            models.Index(fields=["organization", "job_type", "-created_at"], name="bg_jobs_org_type_idx"),
-            models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
+            # The API's list and each of its filters, in the list's order (-created_at, -id):
+            # a page (and a cursor's next page) is a short index range, never a sort.
+            models.Index(fields=["organization", "-created_at", "-id"], name="bg_jobs_org_list_idx"),
+            models.Index(fields=["organization", "status", "-created_at", "-id"], name="bg_jobs_org_status_list_idx"),
+            models.Index(fields=["organization", "job_type", "-created_at", "-id"], name="bg_jobs_org_type_list_idx"),
+            models.Index(
+                fields=["organization", "priority", "-created_at", "-id"], name="bg_jobs_org_priority_list_idx"
+            ),
+            # Two filters together, the third one's column last so that all three are
+            # checked in the index (no row read for a non-match); the first also lets /stats
+            # count by (job_type, status) from the index alone.
+            models.Index(
+                fields=["organization", "job_type", "status", "-created_at", "-id", "priority"],
+                name="bg_jobs_org_type_status_idx",
+            ),
+            models.Index(
+                fields=["organization", "status", "priority", "-created_at", "-id", "job_type"],
+                name="bg_jobs_org_status_prio_idx",
+            ),
+            models.Index(
+                fields=["organization", "job_type", "priority", "-created_at", "-id", "status"],
+                name="bg_jobs_org_type_prio_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -452,16 +452,19 @@ class Worker:
         ctx = JobContext(job=job, payload=job.payload, deadline=float("inf"))
         flight = Flight(ctx=ctx, timeout=timeout)
         self._in_flight[flight.key] = flight
-        fields = {
-            "job_id": job.id,
-            "job_type": job.job_type,
-            "attempt": job.attempt,
-            "outcome": "processing",
-            "worker": self.worker_id,
-        }
-        if job.request_id:
-            fields["request_id"] = job.request_id
-        logger.info("job started", extra=fields)
+        # One line per job at INFO (the outcome, from jobs/transitions.py); the start is
+        # DEBUG, and its fields are not even gathered unless that level is on.
+        if logger.isEnabledFor(logging.DEBUG):
+            fields = {
+                "job_id": job.id,
+                "job_type": job.job_type,
+                "attempt": job.attempt,
+                "outcome": "processing",
+                "worker": self.worker_id,
+            }
+            if job.request_id:
+                fields["request_id"] = job.request_id
+            logger.debug("job started", extra=fields)
         self._tasks.put(flight)
 
     def _wait(self, timeout: float) -> None:

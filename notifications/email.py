@@ -67,6 +67,7 @@ def send_org_email(
     subject: str,
     text: str,
     html: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> SentEmail:
     """Send one message now; raises EmailDeliveryError with a clear reason."""
     if "\n" in subject or "\r" in subject:
@@ -79,7 +80,7 @@ def send_org_email(
         body=text,
         from_email=sender,
         to=to,
-        headers={"Message-ID": message_id},
+        headers={**(headers or {}), "Message-ID": message_id},
         connection=_connection(settings.email_provider),
     )
     if html:

@@ -68,3 +68,12 @@ def _purge_digest_runs(organization_id: str | None) -> int:
 register_cleanup_step("expired_data", "read_notifications", _purge_read_notifications)
 register_cleanup_step("expired_data", "notification_slack_deliveries", _purge_channel_deliveries)
 register_cleanup_step("expired_data", "notification_digest_runs", _purge_digest_runs)
+
+
+def _purge_stream_tickets(organization_id: str | None) -> int:
+    from notifications.stream.tickets import stream_tickets_purge
+
+    return stream_tickets_purge(organization_id=organization_id)
+
+
+register_cleanup_step("expired_data", "notification_stream_tickets", _purge_stream_tickets)

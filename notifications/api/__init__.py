@@ -1,0 +1,1 @@
+"""The notifications REST API: DRF ViewSets and their schemas."""

@@ -25,7 +25,22 @@ def send(delivery: Delivery, settings: NotificationSettings) -> str:
             subject=content.get("subject", ""),
             text=content.get("text", ""),
             html=content.get("html") or None,
+            headers=_safe_headers(content.get("headers")),
         )
     except EmailDeliveryError as exc:
         raise DeliveryError(str(exc), permanent=exc.permanent) from None
     return sent.message_id
+
+
+# Headers a delivery may carry (set by the fan-out: the RFC 8058 unsubscribe pair).
+ALLOWED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+def _safe_headers(headers: object) -> dict[str, str]:
+    if not isinstance(headers, dict):
+        return {}
+    return {
+        k: v
+        for k, v in headers.items()
+        if k in ALLOWED_HEADERS and isinstance(v, str) and "\r" not in v and "\n" not in v
+    }

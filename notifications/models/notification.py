@@ -59,6 +59,9 @@ class Notification(models.Model):
         "notifications.DigestRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The stream's position: assigned by the database on insert (migration 0005), in commit
+    # order, never reused; GET /api/notifications/stream resumes from it (Last-Event-ID).
+    seq = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "notifications"
@@ -74,6 +77,8 @@ class Notification(models.Model):
                 condition=Q(read_at__isnull=True, digest_run__isnull=True),
             ),
             models.Index(fields=["read_at"], name="ntf_read_at_idx", condition=Q(read_at__isnull=False)),
+            models.Index(fields=["user", "seq"], name="ntf_user_seq_idx"),
+            models.Index(fields=["seq"], name="ntf_seq_idx"),
             # /metrics counts notifications created since its last scrape.
             models.Index(fields=["created_at"], name="ntf_created_idx"),
         ]

@@ -7,6 +7,7 @@ the outbound deliveries the organization's settings turn on, each sent by a job.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -31,6 +32,7 @@ from notifications.models import (
     NotificationStatus,
 )
 from notifications.models.settings import mask_secret_url
+from notifications.preferences import IN_APP, effective_channels_bulk, personal_quiet_until_bulk
 from notifications.quiet_hours import deferral_until
 from notifications.rendering import (
     GENERIC_TEMPLATE,
@@ -43,6 +45,7 @@ from notifications.rendering import (
 )
 from notifications.services.deliveries import deliveries_enqueue
 from notifications.services.notification_settings import notification_settings_get
+from notifications.unsubscribe import with_unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +180,20 @@ def _fan_out(
         if outbound
         else None
     )
+    # Each person's own choices and quiet hours, read in bulk (one query each, whatever
+    # the number of recipients).
+    reach = effective_channels_bulk(
+        organization=organization,
+        event=outgoing.type,
+        priority=outgoing.priority,
+        channels=outgoing.channels,
+        users=users,
+    )
+    personal_quiet = (
+        personal_quiet_until_bulk(organization=organization, priority=outgoing.priority, users=users, at=now)
+        if outbound
+        else {}
+    )
     phones: dict[int, str] = {}
     if Channel.SMS in outbound:
         phones = {
@@ -187,18 +204,21 @@ def _fan_out(
             if phone
         }
 
-    def delivery(**fields: Any) -> Delivery:
+    def delivery(*, until: datetime | None = deferred_until, **fields: Any) -> Delivery:
         return Delivery(
             organization=organization,
             event=outgoing.type,
-            status=DeliveryStatus.DEFERRED if deferred_until else DeliveryStatus.QUEUED,
-            deferred_until=deferred_until,
+            status=DeliveryStatus.DEFERRED if until else DeliveryStatus.QUEUED,
+            deferred_until=until,
             created_at=now,
             **fields,
         )
 
     rendered = outgoing.rendered
     for user in users:
+        chosen = reach[user.pk]
+        # Personal quiet hours apply on top of the organization's: the later end wins.
+        until = max(filter(None, (deferred_until, personal_quiet.get(user.pk))), default=None)
         notification = Notification(
             organization=organization,
             user=user,
@@ -211,7 +231,7 @@ def _fan_out(
             created_at=now,
         )
         mine: list[Delivery] = []
-        if Channel.EMAIL in outbound and user.email:
+        if Channel.EMAIL in outbound and Channel.EMAIL in chosen and user.email:
             content = render_email(
                 template=outgoing.email_template,
                 notification=rendered,
@@ -220,8 +240,11 @@ def _fan_out(
                 recipient_name=user.get_full_name() or user.get_username(),
                 priority=outgoing.priority,
             )
+            if get_event(outgoing.type) is not None:
+                content = with_unsubscribe(content, user=user, event=outgoing.type)
             mine.append(
                 delivery(
+                    until=until,
                     notification=notification,
                     user=user,
                     channel=DeliveryChannel.EMAIL,
@@ -229,9 +252,10 @@ def _fan_out(
                     content=content,
                 )
             )
-        if Channel.SMS in outbound and user.pk in phones:
+        if Channel.SMS in outbound and Channel.SMS in chosen and user.pk in phones:
             mine.append(
                 delivery(
+                    until=until,
                     notification=notification,
                     user=user,
                     channel=DeliveryChannel.SMS,
@@ -244,7 +268,11 @@ def _fan_out(
             notification.channels.append(Channel.SLACK)
         if not mine:  # in-app only: delivered on creation
             notification.status, notification.sent_at = NotificationStatus.SENT, now
-        result.notifications.append(notification)
+        if IN_APP in chosen:
+            result.notifications.append(notification)
+        else:  # muted in-app: the outbound messages go without a notification to hang on
+            for d in mine:
+                d.notification = None
         result.deliveries.extend(mine)
     if Channel.SLACK in outbound and users:
         # One post to the organization's channel per event, not one per recipient.

@@ -140,7 +140,7 @@ def test_list__own_and_service_wide_schedules_not_other_organizations(admin_clie
 
     assert r.status_code == 200
     data = r.json()
-    assert set(data) == {"items", "total", "skip", "limit"}
+    assert set(data) == {"items", "total", "total_exact", "skip", "limit", "next"}
     names = {item["name"]: item["scope"] for item in data["items"]}
     assert names["mine"] == "organization"
     assert "theirs" not in names

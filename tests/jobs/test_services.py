@@ -14,6 +14,7 @@ from jobs.services import (
     JobStateError,
     job_cancel,
     job_enqueue,
+    job_enqueue_many,
     job_retry,
     job_run_now,
     job_type_pause,
@@ -69,6 +70,37 @@ def test_enqueue__invalid_arguments_raise_validation_error_naming_them(org, kwar
         job_enqueue(organization=org, idempotency_key="k", **kwargs)
 
     assert field in raised.value.errors
+    assert not BackgroundJob.objects.exists()
+
+
+def test_enqueue_many__queues_every_job_in_a_few_statements(org, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):  # one prepared INSERT for every row, in a transaction
+        ids = job_enqueue_many(organization=org, job_type="noop", payloads=[None] * 2500, created_by="alice")
+
+    assert len(set(ids)) == 2500
+    assert BackgroundJob.objects.filter(organization=org, status=JobStatus.QUEUED, created_by="alice").count() == 2500
+    assert len(claim_jobs(worker_id="w", limit=10, lease_seconds=60)) == 10
+
+
+def test_enqueue_many__each_job_has_its_payload_and_the_types_defaults(org):
+    payloads = [{"action": "full"}, {"action": "partial", "prefix": "reports:"}]
+
+    ids = job_enqueue_many(organization=org, job_type="cache_flush", payloads=payloads)
+
+    jobs = [BackgroundJob.objects.get(pk=job_id) for job_id in ids]
+    assert [j.payload["action"] for j in jobs] == ["full", "partial"]
+    assert jobs[1].payload["prefix"] == "reports:"
+    assert {(j.organization_id, j.status, j.max_retries, j.attempt) for j in jobs} == {(org.pk, "queued", 3, 0)}
+    assert jobs[0].available_at == jobs[0].run_at == jobs[0].created_at
+
+
+def test_enqueue_many__a_bad_payload_names_its_index_and_nothing_is_queued(org):
+    payloads = [{"action": "full"}, {"action": "partial", "prefix": "x"}, {"action": "explode"}]
+
+    with pytest.raises(InvalidInput) as raised:
+        job_enqueue_many(organization=org, job_type="cache_flush", payloads=payloads)
+
+    assert list(raised.value.errors) == ["payloads[2]"]
     assert not BackgroundJob.objects.exists()
 
 

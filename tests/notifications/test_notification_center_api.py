@@ -37,7 +37,7 @@ def test_list__own_notifications_newest_first_in_the_list_shape(member_client, m
 
     assert r.status_code == 200, r.content
     body = r.json()
-    assert set(body) == {"items", "total", "skip", "limit"}
+    assert set(body) == {"items", "total", "total_exact", "skip", "limit", "next"}
     assert body["total"] == 2 and body["skip"] == 0 and body["limit"] == 50
     assert [n["title"] for n in body["items"]] == ["newer", "older"]
     item = body["items"][0]

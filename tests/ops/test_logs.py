@@ -72,7 +72,7 @@ def test_worker_json__every_line_parses_and_handler_lines_name_their_job(job_typ
     assert all(line["worker"] == "w-json" for line in lines if line["logger"].startswith("jobs"))
     for job in jobs:
         own = [line for line in lines if line.get("job_id") == job.id]
-        assert {line["message"] for line in own} >= {"job started", "handler warns", "job completed"}
+        assert {line["message"] for line in own} >= {"handler warns", "job completed"}
         handler = [line for line in own if line["logger"] == "tests.job_types"]
         assert len(handler) == 2
         for line in handler:
@@ -102,7 +102,7 @@ def test_request_id__follows_a_web_request_into_the_worker_lines(job_types, admi
     )
 
     own = [line for line in json_lines(output) if line.get("job_id") == job.id]
-    assert {line["message"] for line in own} >= {"job started", "handler says: from the API", "job completed"}
+    assert {line["message"] for line in own} >= {"handler says: from the API", "job completed"}
     assert all(line["request_id"] == "req-abc-123" for line in own)
 
 
@@ -190,7 +190,11 @@ def test_runserver__one_line_per_4xx_and_per_request(tmp_path):
         assert len([line for line in text.splitlines() if path in line]) == 1, text
         (line,) = [line for line in lines if line.get("request_id") == request_id]
         assert line["logger"] == "django.request"
-    assert [line["logger"] for line in lines if line.get("request_id") == "r-200"] == ["django.server"]
+    # runserver's access line (daphne's when the ASGI server is installed) for the 200 only
+    assert [line["logger"] for line in lines if line.get("request_id") == "r-200"] in (
+        ["django.server"],
+        ["django.channels.server"],
+    )
 
 
 def _health(base: str) -> bool:

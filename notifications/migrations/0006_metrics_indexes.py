@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0003_stored_email'),
+        ('notifications', '0005_notification_stream_triggers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,67 @@
+"""One-click unsubscribe (RFC 8058) for notification emails.
+
+Every event email carries `List-Unsubscribe: <SITE_URL/notifications/unsubscribe/TOKEN>`
+and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. TOKEN is signed with SECRET_KEY
+over (user id, event): changing either breaks the signature, so a link cannot be turned
+into one for another person or another event. It needs no login; a POST to it (what mail
+clients send, and what the confirmation page's button sends) turns that person's email
+for that event off. A GET only shows the confirmation page: mail scanners fetch links.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+SALT = "notifications.unsubscribe"
+
+
+class InvalidUnsubscribeLink(ValueError):
+    pass
+
+
+def unsubscribe_token(*, user_id: int, event: str) -> str:
+    return signing.dumps([user_id, event], salt=SALT, compress=True)
+
+
+def unsubscribe_token_read(token: str) -> tuple[int, str]:
+    """(user id, event) of a genuine token; InvalidUnsubscribeLink otherwise."""
+    try:
+        value = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        raise InvalidUnsubscribeLink("This unsubscribe link is not valid.") from None
+    if not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], int) or not isinstance(value[1], str):
+        raise InvalidUnsubscribeLink("This unsubscribe link is not valid.")
+    return value[0], value[1]
+
+
+def unsubscribe_url(*, user_id: int, event: str) -> str | None:
+    """The absolute link, or None when SITE_URL is not set (system check notifications.W001)."""
+    if not settings.SITE_URL:
+        return None
+    path = reverse("notifications-unsubscribe", kwargs={"token": unsubscribe_token(user_id=user_id, event=event)})
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def with_unsubscribe(content: dict[str, Any], *, user: Any, event: str) -> dict[str, Any]:
+    """An email delivery's content with the RFC 8058 headers and a visible link added."""
+    url = unsubscribe_url(user_id=user.pk, event=event)
+    if url is None:
+        return content
+    footer = f"\n\n--\nStop these emails ({event.replace('_', ' ')}): {url}\n"
+    html = content.get("html") or ""
+    if html:
+        from django.utils.html import escape
+
+        link = f'<p style="font-size:12px;color:#666"><a href="{escape(url)}">Unsubscribe from these emails</a></p>'
+        html = html.replace("</body>", link + "</body>") if "</body>" in html else html + link
+    return {
+        **content,
+        "text": content.get("text", "").rstrip("\n") + footer,
+        "html": html,
+        "headers": {
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
