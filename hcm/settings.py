@@ -290,8 +290,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 # --- Logging --------------------------------------------------------------------------
-# stdout always; also LOG_DIR/hcm.log when LOG_DIR is set (unset or "-": stdout only, for
-# containers). The file is reopened when the log_rotate job renames it (WatchedFileHandler)
+# The console (stderr) always; also LOG_DIR/hcm.log when LOG_DIR is set (unset or "-": the
+# console only, for containers). The file is reopened when the log_rotate job renames it (WatchedFileHandler)
 # and its directory is created on the first write, not here: importing settings creates no
 # directories, so a read-only filesystem with stdout logging works.
 _log_dir = env_str("LOG_DIR", "-").strip()
@@ -319,8 +319,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {
+            # stderr: commands keep stdout for their own output (an id a script reads).
             "class": "hcm.logging.BufferedStreamHandler",
-            "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
             "filters": _log_filters,
         },
