@@ -8,8 +8,12 @@ import re
 import threading
 import time
 import weakref
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from django.utils.functional import SimpleLazyObject, empty
 
 # Credentials that can end up in messages: Slack webhook paths, Bearer tokens, basic-auth
 # passwords in URLs. Each is replaced, whatever logger emitted it.
@@ -189,3 +193,85 @@ class BufferedWatchedFileHandler(_BufferedMixin, logging.handlers.WatchedFileHan
         else:
             self.reopenIfNeeded()
         self.stream.write(lines)
+
+
+# --- Context on every line -------------------------------------------------------------
+# Who a line is about: set by the request-id middleware for a web request, by the worker
+# around each job (job id / type / attempt / worker, and the request id that queued it).
+# A ContextVar is per thread (and per asyncio task), so handler threads and concurrent
+# requests never see each other's fields.
+_log_context: ContextVar[dict[str, Any] | None] = ContextVar("hcm_log_context", default=None)
+_request: ContextVar[Any] = ContextVar("hcm_log_request", default=None)
+
+
+def log_context_set(fields: dict[str, Any] | None) -> Token:
+    """Put `fields` on every line this thread (or task) logs until reset with the token."""
+    return _log_context.set(fields)
+
+
+def log_context_reset(token: Token) -> None:
+    _log_context.reset(token)
+
+
+def log_context() -> dict[str, Any]:
+    return _log_context.get() or {}
+
+
+def request_set(request: Any) -> None:
+    """The web request this thread serves (its user and organization go on each line)."""
+    _request.set(request)
+
+
+def current_request_id() -> str | None:
+    """The id of the web request (or job) being served, for a job it enqueues."""
+    return (_log_context.get() or {}).get("request_id")
+
+
+def _request_user(request: Any) -> Any:
+    # Read what authentication already decided; never authenticate from a log call (that
+    # would query the session store). DRF puts its authenticated user on the HttpRequest.
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+class ContextFilter(logging.Filter):
+    """Adds the context fields (request id, user, organization; job id, type, attempt,
+    worker) to each record that does not carry them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _log_context.get()
+        if fields:
+            attrs = record.__dict__
+            for key, value in fields.items():
+                if key not in attrs:
+                    attrs[key] = value
+            request = _request.get()
+            if request is not None and "user" not in attrs:
+                user = _request_user(request)
+                if user is not None:
+                    attrs["user"] = user.pk
+                    attrs["organization"] = getattr(user, "organization_id", None)
+        return True
+
+
+class SkipErrorResponses(logging.Filter):
+    """For the development servers' access logs (`django.server`, and daphne's
+    `django.channels.server`): django.request already logged every response of 400 and
+    above, with the request id; one line per 4xx, not two."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = record.__dict__.get("status_code")
+        if status is None and isinstance(record.args, dict):
+            status = record.args.get("status")  # daphne passes its details as the args
+        return not (isinstance(status, int) and status >= 400)
+
+
+class DirCreatingWatchedFileHandler(BufferedWatchedFileHandler):
+    """WatchedFileHandler that creates LOG_DIR when it first writes (settings create no
+    directories when imported: a read-only filesystem with stdout logging must work)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()

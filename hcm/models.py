@@ -50,3 +50,35 @@ class User(AbstractUser):
     @property
     def is_system_admin(self) -> bool:
         return self.organization_id is not None and self.role == Role.SYSTEM_ADMIN
+
+
+class MetricCounter(models.Model):
+    """A Prometheus counter (or histogram) kept in the database, so every web process
+    reports the same value. Advanced at scrape time by hcm/metrics.py from a time-ordered
+    log (the job attempt log, notifications) since the counter's cursor."""
+
+    name = models.CharField(max_length=100)
+    labels = models.CharField(max_length=500, help_text="JSON object of label values, keys sorted.")
+    value = models.FloatField(default=0, help_text="Events counted.")
+    total = models.FloatField(default=0, help_text="Histograms: sum of the observed values.")
+    buckets = models.JSONField(null=True, blank=True, help_text="Histograms: cumulative count per bucket bound.")
+
+    class Meta:
+        db_table = "metric_counters"
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="metric_counters_name_labels_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels} = {self.value:g}"
+
+
+class MetricCursor(models.Model):
+    """How far a tally has counted its log: events up to `counted_until` are in the counters."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    counted_until = models.DateTimeField()
+
+    class Meta:
+        db_table = "metric_cursors"
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.counted_until:%Y-%m-%d %H:%M:%S}"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from hcm.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -57,7 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a URL (or form post) with NUL or non-UTF-8 escapes is a 400 before anything reads it.
+    # First, so every response (redirects and errors too) carries X-Request-ID.
+    "hcm.request_id.RequestIdMiddleware",
+    # Then: a URL (or form post) with NUL or non-UTF-8 escapes is a 400 before anything reads it.
     "hcm.middleware.HostileInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's static files (after `collectstatic`) without a CDN
@@ -299,37 +302,88 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 
 # --- Logging --------------------------------------------------------------------------
-# Files in LOG_DIR are reopened when the log_rotate job renames them (WatchedFileHandler).
-LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "log")))
-LOG_DIR.mkdir(parents=True, exist_ok=True)
+# The console (stderr) always; also LOG_DIR/hcm.log when LOG_DIR is set (unset or "-": the
+# console only, for containers). The file is reopened when the log_rotate job renames it (WatchedFileHandler)
+# and its directory is created on the first write, not here: importing settings creates no
+# directories, so a read-only filesystem with stdout logging works.
+_log_dir = env_str("LOG_DIR", "-").strip()
+LOG_DIR = Path(_log_dir) if _log_dir not in ("", "-") else None
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "text": `ts level logger message key=value …`; "json": one JSON object per line.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+_log_handlers = ["console"] + (["file"] if LOG_DIR else [])
+_log_filters = ["redact", "context"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "hcm.logging.RedactSecretsFilter"}},
-    "formatters": {"structured": {"()": "hcm.logging.KeyValueFormatter"}},
+    "filters": {
+        "redact": {"()": "hcm.logging.RedactSecretsFilter"},
+        "context": {"()": "hcm.logging.ContextFilter"},
+        "skip_error_responses": {"()": "hcm.logging.SkipErrorResponses"},
+    },
+    # Only the format in use is configured (and imported).
+    "formatters": {
+        LOG_FORMAT: {
+            "()": "hcm.logging_json.JsonFormatter" if LOG_FORMAT == "json" else "hcm.logging.KeyValueFormatter"
+        }
+    },
     "handlers": {
         "console": {
+            # stderr: commands keep stdout for their own output (an id a script reads).
             "class": "hcm.logging.BufferedStreamHandler",
-            "formatter": "structured",
-            "filters": ["redact"],
+            "formatter": LOG_FORMAT,
+            "filters": _log_filters,
         },
-        "file": {
-            "class": "hcm.logging.BufferedWatchedFileHandler",
-            "filename": str(LOG_DIR / "hcm.log"),
-            "formatter": "structured",
-            "filters": ["redact"],
-            "delay": True,
-        },
+        **(
+            {
+                "file": {
+                    "()": "hcm.logging.DirCreatingWatchedFileHandler",
+                    "filename": str(LOG_DIR / "hcm.log"),
+                    "formatter": LOG_FORMAT,
+                    "filters": _log_filters,
+                    "delay": True,
+                }
+            }
+            if LOG_DIR
+            else {}
+        ),
     },
-    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "root": {"handlers": _log_handlers, "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (with DEBUG)
+        # besides ours at the root: every 4xx was printed twice. One set of handlers.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # runserver's access log (daphne's under ASGI); django.request already logged responses >= 400.
+        "django.server": {
+            "handlers": _log_handlers,
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["skip_error_responses"],
+        },
+        "django.channels.server": {
+            "handlers": _log_handlers,
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["skip_error_responses"],
+        },
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Metrics (GET /metrics, Prometheus text format) --------------------------------------
+# Access: `Authorization: Bearer <METRICS_TOKEN>`, or a client address in METRICS_ALLOWED_IPS
+# (addresses or networks: 10.0.0.0/8). Neither set: /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+# Attempt counters count attempts that finished at least this long ago, so an attempt
+# whose row is written a little after it finished (batched by the worker) is not missed.
+METRICS_ATTEMPTS_LAG_SECONDS = env_float("METRICS_ATTEMPTS_LAG_SECONDS", 30.0)
+# What /metrics reports: one collector per app (imported at the first scrape).
+METRICS_COLLECTORS = ["jobs.metrics.JobsCollector", "notifications.metrics.NotificationsCollector"]
 
 # --- Security (behind a TLS-terminating proxy in production) ---------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -361,7 +415,8 @@ JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
 TASKS = {
     "default": {
         "BACKEND": "jobs.tasks_backend.BackgroundJobBackend",
-        "QUEUES": ["default"],
+        # Queue names tasks may use (`@task(queue_name=...)`); `runworker --queues` picks among them.
+        "QUEUES": env_list("JOBS_TASKS_QUEUES", ["default"]),
         "OPTIONS": {"MAX_RETRIES": env_int("JOBS_TASKS_MAX_RETRIES", 3)},
     },
 }

@@ -8,6 +8,7 @@ from hcm.favicon import favicon
 from hcm.health import health
 from hcm.home import api_index, home
 from hcm.login_limits import login_rate_limited
+from hcm.metrics import metrics_view
 from jobs.admin_dashboard import dashboard_view
 from jobs.admin_pauses import dashboard_pause_view
 from notifications.admin_test_email import notification_settings_test_email_view
@@ -38,6 +39,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
     path("favicon.ico", favicon, name="favicon"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(r"^api/auth/token/?$", TokenObtainView.as_view(), name="token_obtain_pair"),
     re_path(r"^api/auth/token/refresh/?$", TokenRotateView.as_view(), name="token_refresh"),
     re_path(r"^api/auth/logout/?$", LogoutView.as_view(), name="logout"),

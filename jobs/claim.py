@@ -19,7 +19,7 @@ from jobs.context import ClaimedJob
 # paused, neither service-wide nor for the job's organization. The pauses table is tiny
 # and indexed on (job_type, organization_id): one probe per candidate row.
 _DUE = """
-status = 'queued' AND available_at <= %s {type_filter}
+status = 'queued' AND available_at <= %s {type_filter}{queue_filter}
 AND NOT EXISTS (SELECT 1 FROM background_job_pauses p
                  WHERE p.job_type = background_jobs.job_type
                    AND (p.organization_id IS NULL OR p.organization_id = background_jobs.organization_id))
@@ -32,7 +32,7 @@ _SET = """
 _RETURNING = """
 RETURNING background_jobs.id, background_jobs.organization_id, background_jobs.job_type, background_jobs.payload,
           background_jobs.attempt, background_jobs.retry_count, background_jobs.max_retries,
-          background_jobs.priority, background_jobs.created_at
+          background_jobs.priority, background_jobs.created_at, background_jobs.request_id
 """
 
 # The CTE is MATERIALIZED so the locking subquery runs exactly once. Its rows were queued
@@ -74,10 +74,12 @@ def claim_jobs(
     limit: int,
     lease_seconds: float,
     job_types: list[str] | None = None,
+    queues: list[str] | None = None,
     now: datetime | None = None,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` due queued jobs as processing by `worker_id` and return them,
-    high priority first, then oldest. `job_types`: only these (None: every type)."""
+    high priority first, then oldest. `job_types`: only these (None: every type);
+    `queues`: only jobs of these queue names (None: every queue)."""
     if limit <= 0:
         return []
     now = now or timezone.now()
@@ -87,7 +89,11 @@ def claim_jobs(
     if job_types:
         type_filter = f"AND job_type IN ({', '.join(['%s'] * len(job_types))})"
         type_params = list(job_types)
-    due = _DUE.format(type_filter=type_filter)
+    queue_filter = ""
+    if queues:
+        queue_filter = f" AND queue_name IN ({', '.join(['%s'] * len(queues))})"
+        type_params += list(queues)
+    due = _DUE.format(type_filter=type_filter, queue_filter=queue_filter)
     due_params = [adapt(now), *type_params]
     set_params = [worker_id, adapt(now + timedelta(seconds=lease_seconds)), adapt(now), adapt(now)]
     if connection.vendor == "postgresql":
@@ -118,6 +124,7 @@ def claim_jobs(
             max_retries=row[6],
             started_at=now,
             worker_id=worker_id,
+            request_id=row[9],
         )
         for row in rows
     ]

@@ -25,6 +25,7 @@ class ClaimedJob:
     max_retries: int
     started_at: datetime
     worker_id: str
+    request_id: str | None = None  # of the web request that queued it
 
 
 @dataclass

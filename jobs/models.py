@@ -84,6 +84,10 @@ class BackgroundJob(models.Model):
         db_persist=True,
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # Django Tasks queue name (`runworker --queues` takes only these); "default" otherwise.
+    queue_name = models.CharField(max_length=100, default="default", db_default="default")
+    # X-Request-ID of the web request that queued the job: the worker logs it on its lines.
+    request_id = models.CharField(max_length=128, null=True, blank=True, editable=False)
 
     # Owned by the worker holding the job; every write after the claim is fenced on
     # (locked_by, attempt) so a worker presumed dead cannot overwrite a job taken over.

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from hcm.exceptions import InvalidInput, StateConflict
+from hcm.logging import current_request_id
 from hcm.models import Organization
 from jobs.models import FINISHED_STATUSES, BackgroundJob, JobPriority, JobStatus, JobTrigger, JobTypePause, new_job_id
 from jobs.registry import get_job_type, job_scope, job_type_names, unknown_job_type_message
@@ -81,6 +82,7 @@ def job_enqueue(
     created_by: str = "system",
     trigger: str = JobTrigger.SYSTEM,
     trigger_id: str | None = None,
+    queue_name: str = "default",
 ) -> tuple[BackgroundJob, bool]:
     """Validate and queue a job; returns (job, created). Raises InvalidInput naming every
     bad field at once.
@@ -131,6 +133,9 @@ def job_enqueue(
         updated_at=now,
         created_by=created_by,
         updated_by=created_by,
+        queue_name=queue_name,
+        # The web request (or the job) that queues this one: its id follows into the worker's lines.
+        request_id=current_request_id(),
     )
     try:
         # Inside a caller's transaction a savepoint keeps a key conflict from breaking it;
@@ -195,6 +200,7 @@ def job_enqueue_many(
         updated_at=now,
         created_by=created_by,
         updated_by=created_by,
+        request_id=current_request_id(),
     )
     # The columns every job shares are converted once; per row only the id and the payload.
     fields = _insertable_fields()

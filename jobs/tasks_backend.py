@@ -10,8 +10,10 @@ back as a TaskResult. The result id is the job id.
 How the Tasks API maps onto jobs:
 - priority (-100…100): above 0 → high, below 0 → low, 0 → medium;
 - run_after → the job's run_at;
-- queue_name: must be one of the backend's QUEUES; recorded in the payload. Every task
-  runs as job type `django_task`, so pausing or `runworker --job-types` acts on all of them;
+- queue_name: must be one of the backend's QUEUES; stored in the job's `queue_name`, and
+  `runworker --queues a,b` takes only jobs of those queues (as django-tasks' `db_worker
+  --queue-name`). Every task runs as job type `django_task`, so pausing or `runworker
+  --job-types` acts on all of them;
 - OPTIONS["MAX_RETRIES"] (default 3): failed attempts retried with the job backoff;
 - status: queued (also while waiting to retry) → READY, processing → RUNNING,
   completed → SUCCESSFUL, failed or cancelled → FAILED;
@@ -105,6 +107,7 @@ class BackgroundJobBackend(BaseTaskBackend):
             max_retries=self.max_retries,
             run_at=task.run_after,
             created_by="tasks_api",
+            queue_name=task.queue_name,
         )
         result = task_result_from_job(job, task=task)
         task_enqueued.send(type(self), task_result=result)

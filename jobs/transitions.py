@@ -96,6 +96,8 @@ def _log(
         "outcome": outcome,
         "worker": job.worker_id,
     }
+    if job.request_id:
+        fields["request_id"] = job.request_id
     if duration_ms is not None:
         fields["duration_ms"] = round(duration_ms, 2)
     fields.update(extra)

@@ -9,6 +9,7 @@ stops renewing, and any other worker requeues its jobs once the lease expires.
 import logging
 import os
 import queue
+import resource
 import signal
 import socket
 import threading
@@ -30,6 +31,7 @@ from django.db import (
 )
 from django.utils import timezone
 
+from hcm.logging import log_context_reset, log_context_set
 from jobs.claim import claim_jobs
 from jobs.context import ClaimedJob, JobContext
 from jobs.errors import JobAborted, PermanentJobError, RetryJobAfter
@@ -61,6 +63,11 @@ PREFETCH_MAX_JOB_MS = 50.0
 # Anything else from the database is a problem with what we asked, not with the database.
 OUTAGE_ERRORS = (OperationalError, InterfaceError)
 
+# Exit code after too many handler threads were abandoned (handlers that ignored their
+# timeout and are still running): the worker stopped claiming, finished what it could and
+# exits for its supervisor to start a fresh process. Any other stop exits 0.
+EXIT_ABANDONED_THREADS = 3
+
 T = TypeVar("T")
 
 
@@ -69,6 +76,16 @@ class FlightState:
     RUNNING = "running"  # a thread is running the handler
     FINISHED = "finished"  # the handler returned; its result is on its way to the database
     ABANDONED = "abandoned"  # the main thread took it back (timeout, shutdown): the handler's result is void
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (Linux /proc; elsewhere its peak so far)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return peak / 2**20 if peak > 2**32 else peak / 2**10
 
 
 @dataclass(eq=False)
@@ -84,6 +101,7 @@ class Flight:
     timeout: float
     started: float | None = None  # time.monotonic() when a thread began running it
     state: str = FlightState.PENDING
+    returned: bool = False  # the handler returned (its thread is free again, or gone)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -140,6 +158,10 @@ class Worker:
         worker_id: str | None = None,
         listen: bool = True,
         prefetch: int | None = None,
+        queues: list[str] | None = None,
+        max_jobs: int | None = None,
+        max_memory_mib: float | None = None,
+        max_abandoned_threads: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -151,6 +173,18 @@ class Worker:
         self.burst = burst
         self.retry_policy = retry_policy or RetryPolicy.from_settings()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.queues = queues or None
+        # Recycling (the supervisor starts a fresh process): after this many jobs claimed, or
+        # past this resident memory, stop claiming, finish the jobs in hand and exit 0.
+        self.max_jobs = max_jobs
+        self.max_memory_mib = max_memory_mib
+        # Handlers that ignored their timeout keep their (abandoned) threads; past this many
+        # still running, stop claiming, finish the rest and exit EXIT_ABANDONED_THREADS.
+        self.max_abandoned_threads = concurrency if max_abandoned_threads is None else max_abandoned_threads
+        self._claimed = 0
+        self._abandoned: list[Flight] = []
+        self._draining = ""  # why the worker stopped claiming (it exits once its jobs are done)
+        self._exit_code = 0
         self.heartbeat_interval = max(0.2, min(lease_seconds / 4, 10.0))
         self.listen = listen
         # Jobs claimed ahead of free threads, while jobs are short (see _capacity).
@@ -180,6 +214,8 @@ class Worker:
     def run(self) -> int:
         """Run until a signal (or, with burst, until nothing is due). Returns the exit code."""
         previous = self._install_signal_handlers()
+        # Every line of this thread names the worker (handler threads add the job's fields).
+        context = log_context_set({"worker": self.worker_id})
         try:
             self._wait_for_database()
             if not self.stopping:
@@ -191,6 +227,7 @@ class Worker:
                         "pid": os.getpid(),
                         "concurrency": self.concurrency,
                         "job_types": ",".join(self.job_types or ["*"]),
+                        "queues": ",".join(self.queues or ["*"]),
                         "vendor": connection.vendor,
                     },
                 )
@@ -200,8 +237,9 @@ class Worker:
                     threading.Thread(target=self._listen, name="jobs-listen", daemon=True).start()
                 self._loop()
             self._shutdown()
-            return 0
+            return self._exit_code
         finally:
+            log_context_reset(context)
             self._stop_listening.set()
             for _ in self._threads:
                 self._tasks.put(None)
@@ -284,6 +322,9 @@ class Worker:
                     return
                 continue
             burst_idle = 0
+            if self._draining and not self._in_flight and not self._unrecorded:
+                logger.info("worker recycling: jobs in hand done; exiting", extra={"reason": self._draining})
+                return
             free = self._capacity() - len(self._in_flight)
             if claimed and free > 0:
                 continue  # took fewer than asked while threads are idle: look again at once
@@ -298,7 +339,14 @@ class Worker:
         self._enforce_timeouts()
         # Recording the finished attempts frees their slots for this claim.
         free = self._capacity() - len(self._in_flight) + len(self._unrecorded)
-        jobs = self._record_and_claim(free if not self.stopping else 0)
+        if self.stopping or self._draining:
+            free = 0
+        elif self.max_jobs is not None:
+            free = min(free, self.max_jobs - self._claimed)
+        jobs = self._record_and_claim(free)
+        self._claimed += len(jobs)
+        if self.max_jobs is not None and self._claimed >= self.max_jobs:
+            self._drain(f"--max-jobs {self.max_jobs} reached")
         for job in jobs:
             self._dispatch(job)
         return len(jobs)
@@ -316,7 +364,11 @@ class Worker:
         if limit <= 0:
             return []
         return claim_jobs(
-            worker_id=self.worker_id, limit=limit, lease_seconds=self.lease_seconds, job_types=self._claim_types
+            worker_id=self.worker_id,
+            limit=limit,
+            lease_seconds=self.lease_seconds,
+            job_types=self._claim_types,
+            queues=self.queues,
         )
 
     def _record_and_claim(self, limit: int) -> list[ClaimedJob]:
@@ -365,6 +417,42 @@ class Worker:
             if kind == "result":
                 self._unrecorded.append(item)
 
+    def _drain(self, reason: str, *, exit_code: int = 0) -> None:
+        """Stop claiming for good; the loop exits once the jobs in hand are recorded."""
+        if self._draining:
+            self._exit_code = max(self._exit_code, exit_code)
+            return
+        self._draining, self._exit_code = reason, exit_code
+        logger.log(
+            logging.WARNING if exit_code else logging.INFO,
+            "worker recycling: no more claims; finishing the jobs in hand",
+            extra={"reason": reason, "in_flight": len(self._in_flight), "exit_code": exit_code},
+        )
+
+    def _hand_back_pending(self) -> None:
+        """Return the claimed jobs no thread has started to the queue (no attempt spent)."""
+        not_started = [f for f in self._in_flight.values() if f.abandon(only_pending=True)]
+        if not_started:
+            self._retry_db(lambda: hand_back([f.ctx.job for f in not_started]))
+            for f in not_started:
+                self._in_flight.pop(f.key, None)
+
+    def _check_limits(self) -> None:
+        """Memory and abandoned threads, checked with the heartbeat (not per job)."""
+        if self.max_memory_mib is not None:
+            rss = rss_mib()
+            if rss > self.max_memory_mib:
+                self._drain(f"--max-memory {self.max_memory_mib:g} MiB exceeded ({rss:.1f} MiB)")
+        self._abandoned = [f for f in self._abandoned if not f.returned]
+        if len(self._abandoned) > self.max_abandoned_threads:
+            self._drain(
+                f"{len(self._abandoned)} handler threads ignored their timeout and are still running "
+                f"(limit {self.max_abandoned_threads})",
+                exit_code=EXIT_ABANDONED_THREADS,
+            )
+            # No replacement threads from here: what no thread has started goes back now.
+            self._hand_back_pending()
+
     def _dispatch(self, job: ClaimedJob) -> None:
         spec = get_job_type(job.job_type)
         timeout = spec.timeout if spec else 60.0
@@ -374,16 +462,16 @@ class Worker:
         # One line per job at INFO (the outcome, from jobs/transitions.py); the start is
         # DEBUG, and its fields are not even gathered unless that level is on.
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "job started",
-                extra={
-                    "job_id": job.id,
-                    "job_type": job.job_type,
-                    "attempt": job.attempt,
-                    "outcome": "processing",
-                    "worker": self.worker_id,
-                },
-            )
+            fields = {
+                "job_id": job.id,
+                "job_type": job.job_type,
+                "attempt": job.attempt,
+                "outcome": "processing",
+                "worker": self.worker_id,
+            }
+            if job.request_id:
+                fields["request_id"] = job.request_id
+            logger.debug("job started", extra=fields)
         self._tasks.put(flight)
 
     def _wait(self, timeout: float) -> None:
@@ -451,6 +539,7 @@ class Worker:
         release_expired_leases(policy=self.retry_policy)
         # Only after the writes above succeeded: after an outage, renew at once.
         self._stats.last_heartbeat = now_m
+        self._check_limits()
         try:
             run_periodic(worker_id=self.worker_id)
         except OUTAGE_ERRORS:
@@ -467,8 +556,12 @@ class Worker:
                 continue  # finished meanwhile (its result is on the way), or already timed out
             flight.ctx.abort("timed out")
             # The thread is stuck in the handler: it exits when (if) the handler returns.
-            # Start a replacement so the worker keeps its concurrency.
-            self._start_thread()
+            # Start a replacement so the worker keeps its concurrency, up to a limit: past
+            # it the worker stops claiming and exits for its supervisor to restart it.
+            self._abandoned.append(flight)
+            self._check_limits()
+            if self._exit_code != EXIT_ABANDONED_THREADS:
+                self._start_thread()
             logger.warning(
                 "handler ignored its timeout; its thread is abandoned and replaced",
                 extra={"job_id": flight.ctx.job.id, "job_type": flight.ctx.job.job_type, "worker": self.worker_id},
@@ -495,11 +588,7 @@ class Worker:
                 "grace_period": self.grace_period,
             },
         )
-        not_started = [f for f in self._in_flight.values() if f.abandon(only_pending=True)]
-        if not_started:
-            self._retry_db(lambda: hand_back([f.ctx.job for f in not_started]))
-            for f in not_started:
-                self._in_flight.pop(f.key, None)
+        self._hand_back_pending()
         deadline = time.monotonic() + self.grace_period
         while self._in_flight and time.monotonic() < deadline:
             self._retry_db(self._collect, attempts=1)
@@ -563,6 +652,7 @@ class Worker:
                 if not flight.begin():
                     continue  # handed back before it started
                 result = self._execute(flight)
+                flight.returned = True
                 if not flight.finish():
                     # Timed out (a replacement thread was started) or handed back at
                     # shutdown: this thread's job is over.
@@ -578,6 +668,11 @@ class Worker:
         t0 = time.perf_counter()
         outcome, result, error, trace = AttemptOutcome.COMPLETED, None, None, None
         permanent, retry_after = False, None
+        # Every line the handler logs names its job (and the request that queued it).
+        fields = {"job_id": job.id, "job_type": job.job_type, "attempt": job.attempt, "worker": job.worker_id}
+        if job.request_id:
+            fields["request_id"] = job.request_id
+        context = log_context_set(fields)
         try:
             close_old_connections()
             spec = get_job_type(job.job_type)
@@ -597,6 +692,8 @@ class Worker:
             permanent = isinstance(exc, PermanentJobError)
             if isinstance(exc, RetryJobAfter):
                 retry_after = exc.delay_seconds
+        finally:
+            log_context_reset(context)
         return AttemptResult(
             job=job,
             outcome=outcome,

@@ -8,6 +8,7 @@ O_APPEND write, so a test can read what really ran, in which process, independen
 what the worker wrote to the database.
 """
 
+import logging
 import os
 import time
 
@@ -17,7 +18,7 @@ from jobs.context import JobContext
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.registry import job_handler
 
-NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop")
+NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log")
 
 
 def append_line(path: str, line: str) -> None:
@@ -127,4 +128,18 @@ def progress_loop(ctx: JobContext) -> dict:
 @job_handler("test_noop", scope=("organization", "service"), timeout=10)
 def test_noop(ctx: JobContext) -> dict:
     """Does nothing: an organization- (or service-) scope type for tests (`noop` is internal)."""
+    return {}
+
+
+class LogPayload(serializers.Serializer):
+    message = serializers.CharField()
+
+
+@job_handler("test_log", scope=("organization", "service"), payload=LogPayload, timeout=30)
+def log_message(ctx: JobContext) -> dict:
+    """Logs `message` from the handler's thread (INFO, then WARNING): what the worker
+    adds to a handler's own lines."""
+    logger = logging.getLogger("tests.job_types")
+    logger.info("handler says: %s", ctx.payload["message"])
+    logger.warning("handler warns", extra={"detail": ctx.payload["message"]})
     return {}

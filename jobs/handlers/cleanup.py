@@ -89,7 +89,7 @@ def cleanup(ctx: JobContext) -> dict:
                 rules += 1
                 records["expired_refresh_tokens"] = retention.delete_expired_refresh_tokens(now=now)
                 rules += 1
-        elif current == "old_logs":
+        elif current == "old_logs" and settings.LOG_DIR is not None:  # logs to the console: no archives
             files += delete_files_older_than(
                 Path(settings.LOG_DIR), cutoff=retention.log_archive_cutoff(now), pattern=logfiles.ARCHIVE_GLOB
             )

@@ -40,6 +40,16 @@ def log_rotate(ctx: JobContext) -> dict:
     - `archives_deleted`: old archives removed beyond `keep`.
     """
     started = time.perf_counter()
+    if settings.LOG_DIR is None:
+        # Logs go to the console only (LOG_DIR unset or "-"): whoever collects them rotates them.
+        return {
+            "logs_archived": 0,
+            "archives": [],
+            "bytes_freed": 0,
+            "archives_deleted": 0,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "note": "LOG_DIR is not set: the service logs to the console only; no log files to rotate.",
+        }
     log_dir = Path(settings.LOG_DIR)
     max_bytes = ctx.payload.get("max_bytes", 0)
     keep = ctx.payload.get("keep", 7)

@@ -96,6 +96,8 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="dlv_org_created_idx"),
             models.Index(fields=["status", "channel"], name="dlv_status_channel_idx"),
+            # /metrics counts the deliveries that ended (sent, failed) since its last scrape.
+            models.Index(fields=["status", "updated_at"], name="dlv_status_updated_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="dlv_status_valid"),

@@ -81,6 +81,8 @@ class Notification(models.Model):
             models.Index(fields=["read_at"], name="ntf_read_at_idx", condition=Q(read_at__isnull=False)),
             models.Index(fields=["user", "seq"], name="ntf_user_seq_idx"),
             models.Index(fields=["seq"], name="ntf_seq_idx"),
+            # /metrics counts notifications created since its last scrape.
+            models.Index(fields=["created_at"], name="ntf_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=NotificationStatus.values), name="ntf_status_valid"),

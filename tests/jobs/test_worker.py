@@ -290,7 +290,8 @@ def test_timeout__handler_ignoring_checks_is_timed_out_retried_then_failed_and_i
     workers, job_types, tmp_path
 ):
     trace = tmp_path / "trace.log"
-    worker = workers("--concurrency", "1", JOBS_RETRY_BASE_SECONDS="0.1").wait_started()
+    # Two abandoned threads at once: above the default limit (--concurrency) of this worker.
+    worker = workers("--concurrency", "1", "--max-abandoned-threads", "2", JOBS_RETRY_BASE_SECONDS="0.1").wait_started()
     stuck = enqueue("test_stubborn", seconds=5, path=str(trace), max_retries=1)
     later = [enqueue("test_record", path=str(tmp_path / "ran.log")) for _ in range(3)]
 
