@@ -105,7 +105,7 @@ def buttons(operator, job: BackgroundJob) -> set[str]:
     "status, fields, expected",
     [
         (JobStatus.QUEUED, {}, {"cancel", "delete"}),
-        (JobStatus.QUEUED, {"available_at": timezone.now() + timedelta(hours=1)}, {"cancel", "run_now", "delete"}),
+        (JobStatus.QUEUED, {"run_at": timezone.now() + timedelta(hours=1)}, {"cancel", "run_now", "delete"}),
         (JobStatus.PROCESSING, {}, {"cancel"}),
         (JobStatus.FAILED, {}, {"retry", "delete"}),
         (JobStatus.CANCELLED, {}, {"retry", "delete"}),

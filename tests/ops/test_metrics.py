@@ -135,7 +135,7 @@ def test_content__queue_attempts_and_durations_after_a_real_worker_ran_jobs(
 def test_content__oldest_due_job_age_and_waiting_deliveries(settings, org):
     settings.METRICS_TOKEN = TOKEN
     job, _ = job_enqueue(organization=org, job_type="noop")
-    type(job).objects.filter(pk=job.pk).update(available_at=timezone.now() - timedelta(minutes=10))
+    type(job).objects.filter(pk=job.pk).update(run_at=timezone.now() - timedelta(minutes=10))  # available_at follows
     user = make_user(org, username="carol")
     Delivery.objects.create(organization=org, user=user, event="e", channel="email", recipient="c@example.com")
     Delivery.objects.create(
