@@ -6,7 +6,9 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcm.settings")
+    # The worker loads no web-only apps nor the web URLconf (hcm/settings_worker.py).
+    worker = sys.argv[1:2] == ["runworker"]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcm.settings_worker" if worker else "hcm.settings")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -25,7 +25,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 WORK_DIR = PROJECT_DIR / "var" / "bench"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "bench_profile"
+# BENCH_DB_SUFFIX: one database (and SQLite file) per engineer on a shared server, as bench/run.py.
+_SUFFIX = f"_{os.environ['BENCH_DB_SUFFIX']}" if os.environ.get("BENCH_DB_SUFFIX") else ""
+PG_DB = f"bench_profile{_SUFFIX}"
 
 
 def main() -> None:
@@ -237,7 +239,7 @@ def _summarize(raw: str, top: int = 30) -> None:
 
 def _create_database(db: str) -> str:
     if db == "sqlite":
-        path = WORK_DIR / "profile.sqlite3"
+        path = WORK_DIR / f"profile{_SUFFIX}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"

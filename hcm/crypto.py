@@ -3,17 +3,24 @@
 import base64
 import hashlib
 import logging
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import models
 
 from hcm.startup import require_secret_key
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 logger = logging.getLogger(__name__)
 
 
-def _fernet() -> Fernet:
+def _fernet() -> "Fernet":
+    # Imported at the first encrypted value, not with the models: cryptography costs a
+    # process ~7 MiB, and most workers never read a credential.
+    from cryptography.fernet import Fernet
+
     key: str | bytes = settings.FIELD_ENCRYPTION_KEY
     if not key:
         require_secret_key()  # never encrypt with the random stand-in key
@@ -32,6 +39,8 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: str | None, expression, connection) -> str | None:
         if value is None or not value.startswith(self.PREFIX):
             return value
+        from cryptography.fernet import InvalidToken
+
         try:
             return _fernet().decrypt(value[len(self.PREFIX) :].encode()).decode()
         except InvalidToken:

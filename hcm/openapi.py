@@ -2,7 +2,8 @@
 
 Each view documents itself (`serializer_class`, `@extend_schema` beside the code). This
 module only adds what is the same everywhere: the error responses an operation can answer,
-and JSON Schema patterns for validators that declare one (`validator.openapi_pattern`).
+and JSON Schema patterns for validators that declare one (`validator.openapi_pattern`, set by
+hcm.openapi_patterns).
 It imports none of the apps it hosts.
 """
 
@@ -43,17 +44,6 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 def error_response(code: str | int, description: str | None = None) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description or ERROR_DESCRIPTIONS[str(code)])
-
-
-def openapi_pattern(regex: Any):  # noqa: ANN201 - a decorator for validator functions
-    """Declare the regex a function validator applies, so the schema shows it as `pattern`."""
-
-    def mark(validator: Any) -> Any:
-        # JSON Schema patterns are ECMA-262 regexes, which have no \Z: "$" means the same there.
-        validator.openapi_pattern = regex.pattern.replace("\\Z", "$")
-        return validator
-
-    return mark
 
 
 class AutoSchema(SpectacularAutoSchema):

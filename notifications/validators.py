@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from hcm.openapi import openapi_pattern
+from hcm.openapi_patterns import openapi_pattern
 
 # \Z, not $: "$" also matches before a trailing newline.
 E164 = re.compile(r"^\+[1-9]\d{1,14}\Z")

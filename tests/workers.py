@@ -24,6 +24,10 @@ def test_database_url() -> str:
 
 def worker_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # As in production: manage.py gives `runworker` hcm.settings_worker (pytest set
+    # DJANGO_SETTINGS_MODULE=hcm.settings for this process, and children inherit it).
+    if env.get("DJANGO_SETTINGS_MODULE") == "hcm.settings":
+        del env["DJANGO_SETTINGS_MODULE"]
     env.update(
         DATABASE_URL=test_database_url(),
         SECRET_KEY=os.environ.get("SECRET_KEY", "test-only-secret-key-not-for-production"),

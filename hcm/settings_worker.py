@@ -1,0 +1,31 @@
+"""Settings for `manage.py runworker`: hcm.settings without what only the web process uses.
+
+manage.py picks this module for `runworker` unless DJANGO_SETTINGS_MODULE is set. Every
+environment variable means the same as for the web process (this module starts from
+hcm.settings). What differs only saves memory and start-up time (issue 13: a worker
+loaded daphne's Twisted, drf-spectacular and the whole URLconf, ~100 MiB, for no job):
+
+- INSTALLED_APPS without the apps that have no models and serve only HTTP. Every app with
+  models stays, so deleting a user or an organization cascades exactly as in the web
+  process, and migrations see the same state.
+- ROOT_URLCONF: only the routes a job builds links to (hcm/urls_worker.py), with the same
+  paths as hcm.urls (a test compares them).
+"""
+
+from hcm.settings import *  # noqa: F403
+from hcm.settings import INSTALLED_APPS as WEB_INSTALLED_APPS
+
+WEB_ONLY_APPS = {
+    "daphne",  # runserver over ASGI; its AppConfig imports Twisted (~15 MiB)
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",  # the API's views and templates; job payload serializers import DRF themselves
+    "rest_framework_simplejwt",  # token auth (no models; token_blacklist, which has, stays)
+    "django_ratelimit",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+}
+INSTALLED_APPS = [app for app in WEB_INSTALLED_APPS if app not in WEB_ONLY_APPS]
+ROOT_URLCONF = "hcm.urls_worker"
+MIDDLEWARE: list[str] = []

@@ -1,0 +1,73 @@
+"""The worker's settings (hcm.settings_worker): what `manage.py runworker` loads, and
+the links its jobs build."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from tests.workers import ROOT, worker_env
+
+# Loaded by the web process only: none of them may be imported by a worker.
+WEB_ONLY_MODULES = [
+    "daphne",  # and Twisted with it
+    "twisted",
+    "drf_spectacular",
+    "hcm.urls",  # the web URLconf: the admin, every API view
+    "hcm.openapi",
+    "jobs.admin",
+    "notifications.api.views",
+    "cryptography",  # loaded at the first encrypted credential, not at start
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runworker__imports_no_web_only_module():
+    """A real `manage.py runworker --burst` (the settings manage.py picks for it), with
+    `-X importtime` listing the modules the process imported."""
+    env = worker_env(LOG_LEVEL="INFO")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "manage.py"), "runworker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", done.stderr, flags=re.M))
+    # It loaded the job handlers (importlib.import_module'd modules are not listed, what they import is).
+    assert {"jobs.worker", "notifications.email", "notifications.rendering"} <= imported
+    assert "worker stopped" in done.stderr
+    loaded = sorted(m for m in imported if any(m == w or m.startswith(w + ".") for w in WEB_ONLY_MODULES))
+    assert loaded == []
+
+
+def _sample_kwargs(pattern: URLPattern) -> dict[str, str]:
+    return {name: "sample-value" for name in pattern.pattern.converters}
+
+
+def test_worker_urlconf__reverses_every_name_as_the_web_urlconf():
+    patterns = get_resolver("hcm.urls_worker").url_patterns
+    assert patterns
+    for pattern in patterns:
+        kwargs = _sample_kwargs(pattern)
+        worker_path = reverse(pattern.name, kwargs=kwargs, urlconf="hcm.urls_worker")
+        assert worker_path == reverse(pattern.name, kwargs=kwargs, urlconf="hcm.urls"), pattern.name
+
+
+def test_worker_settings__keep_every_app_with_models():
+    """Deleting a user or an organization in a job must cascade as in the web process."""
+    from django.apps import apps
+
+    import hcm.settings as web
+    import hcm.settings_worker as worker
+
+    dropped = set(web.INSTALLED_APPS) - set(worker.INSTALLED_APPS)
+    assert "daphne" in dropped
+    with_models = {config.name for config in apps.get_app_configs() if list(config.get_models())}
+    assert "rest_framework_simplejwt.token_blacklist" in with_models
+    assert not dropped & with_models
+    assert [app for app in web.INSTALLED_APPS if app not in dropped] == worker.INSTALLED_APPS
