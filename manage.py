@@ -9,6 +9,10 @@ def main() -> None:
     # The worker loads no web-only apps nor the web URLconf (hcm/settings_worker.py).
     worker = sys.argv[1:2] == ["runworker"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcm.settings_worker" if worker else "hcm.settings")
+    if worker:
+        from hcm.worker_imports import import_drf_without_web_extras
+
+        import_drf_without_web_extras()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -54,7 +54,7 @@ def main() -> None:
     os.environ.setdefault("LOG_DIR", str(WORK_DIR / "log"))
     os.environ.pop("DEBUG", None)
     sys.path.insert(0, str(PROJECT_DIR))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings_worker"  # as manage.py runworker
     try:
         profile(args)
     finally:
@@ -67,6 +67,9 @@ def main() -> None:
 def profile(args: argparse.Namespace) -> None:
     import django
 
+    from hcm.worker_imports import import_drf_without_web_extras
+
+    import_drf_without_web_extras()  # as manage.py runworker
     django.setup()
     from django.core.management import call_command
     from django.db import connection, transaction
