@@ -64,17 +64,22 @@ class KeyValueFormatter(logging.Formatter):
         if cached is not None:
             return cached
         parts = [_timestamp(record.created), record.levelname, record.name, record.getMessage()]
+        standard = _STANDARD_ATTRS
         for key, value in record.__dict__.items():
-            if key in _STANDARD_ATTRS or key.startswith("_"):
+            if key in standard or key.startswith("_"):
                 continue
-            parts.append(f"{key}={value if isinstance(value, int | float) else _quoted(str(value))}")
-        line = " ".join(str(p) for p in parts)
+            if type(value) in _NUMBERS or isinstance(value, int | float):
+                parts.append(f"{key}={value}")
+            else:
+                parts.append(f"{key}={_quoted(str(value))}")
+        line = " ".join(parts)
         if record.exc_info:
             line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         record._formatted = line = redact(line)
         return line
 
 
+_NUMBERS = {int, float}  # printed bare (the isinstance check after it catches their subclasses)
 _PLAIN = re.compile(r"[ -!#-\[\]-~]*")  # printable ASCII but `"` and `\\`: JSON quotes it as is
 
 

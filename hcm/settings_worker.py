@@ -28,4 +28,4 @@ WEB_ONLY_APPS = {
 }
 INSTALLED_APPS = [app for app in WEB_INSTALLED_APPS if app not in WEB_ONLY_APPS]
 ROOT_URLCONF = "hcm.urls_worker"
-MIDDLEWARE: list[str] = []
+MIDDLEWARE = []  # serves no requests

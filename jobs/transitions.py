@@ -89,6 +89,8 @@ def _log(
     level: int = logging.INFO,
     **extra: Any,
 ) -> None:
+    if not logger.isEnabledFor(level):
+        return  # nothing gathered for a line nobody prints
     fields = {
         "job_id": job.id,
         "job_type": job.job_type,
@@ -101,7 +103,13 @@ def _log(
     if duration_ms is not None:
         fields["duration_ms"] = round(duration_ms, 2)
     fields.update(extra)
-    logger.log(level, message, extra=fields)
+    # As logger.log(), without its walk up the stack to find the calling line (findCaller):
+    # a line per job, and the caller is always this function.
+    record = logger.makeRecord(logger.name, level, __file__, _LOG_LINE, message, (), None, func="_log", extra=fields)
+    logger.handle(record)
+
+
+_LOG_LINE = _log.__code__.co_firstlineno
 
 
 def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int:
@@ -116,7 +124,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
         replace(r, error=_text(r.error), traceback=_text(r.traceback)) if r.error or r.traceback else r for r in results
     ]
     applied = 0
-    attempts: list[JobAttempt] = []
+    attempts: list[tuple] = []
     logs: list[tuple[AttemptResult, str, str, int, dict[str, Any]]] = []
     failed_for_good: list[FailedJob] = []
     with transaction.atomic(savepoint=False):
@@ -222,7 +230,7 @@ RETURNING background_jobs.id, background_jobs.attempt
 def _complete(results: list[AttemptResult], *, now: datetime) -> set[tuple[str, int]]:
     """Mark the jobs of these successful attempts completed, each fenced on (locked_by,
     attempt), in one statement; returns the (id, attempt) pairs that applied."""
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _adapter()
     if connection.vendor == "postgresql":
         row = (
             "(%s::varchar, %s::varchar, %s::integer, %s::jsonb, %s::timestamptz, %s::integer, %s::integer, %s::integer)"
@@ -245,39 +253,48 @@ _ATTEMPT_COLUMNS = (
 _INSERT_CHUNK = 500
 
 
-def _insert_attempts(attempts: list[JobAttempt]) -> None:
-    """Insert the attempt rows with one multi-row INSERT per chunk: on the hot path, where
-    bulk_create's per-object work cost more than the database did."""
+def _adapter() -> Any:
+    """connection.ops.adapt_datetimefield_value, remembering its answers: a batch's jobs
+    share their claim time, and each call costs a timezone conversion on SQLite."""
     adapt = connection.ops.adapt_datetimefield_value
+    seen: dict[datetime, Any] = {}
+
+    def adapt_once(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        out = seen.get(value)
+        if out is None:
+            out = seen[value] = adapt(value)
+        return out
+
+    return adapt_once
+
+
+def _insert_attempts(attempts: list[tuple]) -> None:
+    """Insert the attempt rows (_attempt_row) with one multi-row INSERT per chunk: on the
+    hot path, where bulk_create's per-object work cost more than the database did."""
+    adapt = _adapter()
     columns = ", ".join(_ATTEMPT_COLUMNS)
     row = "(" + ", ".join(["%s"] * len(_ATTEMPT_COLUMNS)) + ")"
     for start in range(0, len(attempts), _INSERT_CHUNK):
         chunk = attempts[start : start + _INSERT_CHUNK]
         params: list[Any] = []
-        for a in chunk:
-            params += [
-                a.job_id, a.attempt, a.worker_id, a.job_type, adapt(a.started_at), adapt(a.finished_at),
-                a.duration_ms, a.outcome, a.error_message, a.traceback,
-            ]  # fmt: skip
+        for job_id, attempt, worker_id, job_type, started_at, finished_at, *rest in chunk:
+            params += [job_id, attempt, worker_id, job_type, adapt(started_at), adapt(finished_at), *rest]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO background_job_attempts ({columns}) VALUES {', '.join([row] * len(chunk))}", params
             )
 
 
-def _attempt_row(r: AttemptResult, outcome: str) -> JobAttempt:
-    return JobAttempt(
-        job_id=r.job.id,
-        attempt=r.job.attempt,
-        worker_id=r.job.worker_id,
-        job_type=r.job.job_type,
-        started_at=r.job.started_at,
-        finished_at=r.finished_at,
-        duration_ms=r.duration_ms,
-        outcome=outcome,
-        error_message=r.error,
-        traceback=r.traceback,
-    )
+def _attempt_row(r: AttemptResult, outcome: str) -> tuple:
+    """An attempt row's values in _ATTEMPT_COLUMNS order (a model instance per job cost
+    the hot path more than the INSERT)."""
+    job = r.job
+    return (
+        job.id, job.attempt, job.worker_id, job.job_type, job.started_at, r.finished_at, r.duration_ms, outcome,
+        r.error, r.traceback,
+    )  # fmt: skip
 
 
 def hand_back(jobs: list[ClaimedJob]) -> int:

@@ -56,8 +56,16 @@ logger = logging.getLogger("jobs.worker")
 # worker gives up on it and counts the attempt as timed out.
 TIMEOUT_SLACK_SECONDS = 1.0
 
-# Claim ahead of free threads (prefetch) only while attempts average at most this long.
+# Claim ahead of free threads (prefetch) only while attempts average at most this long,
+# and at most about this much work per thread waiting (so 100 no-op jobs, 4 of 50 ms).
 PREFETCH_MAX_JOB_MS = 50.0
+PREFETCH_HOLD_MS = 50.0
+DEFAULT_PREFETCH_PER_THREAD = 25
+
+# With short jobs in hand, the main thread lets results gather (up to half of what it
+# holds, for at most this long) before writing them: one transaction records and claims
+# a big batch while the threads run the other half.
+BATCH_GATHER_SECONDS = 0.02
 
 # The connection is gone or the database refuses work for now: wait and try again.
 # Anything else from the database is a problem with what we asked, not with the database.
@@ -188,7 +196,7 @@ class Worker:
         self.heartbeat_interval = max(0.2, min(lease_seconds / 4, 10.0))
         self.listen = listen
         # Jobs claimed ahead of free threads, while jobs are short (see _capacity).
-        self.prefetch = 4 * concurrency if prefetch is None else prefetch
+        self.prefetch = DEFAULT_PREFETCH_PER_THREAD * concurrency if prefetch is None else prefetch
         if self.prefetch < 0:
             raise ValueError("prefetch must be 0 or more")
         self._recent_ms: float | None = None  # moving average of attempt durations
@@ -352,12 +360,15 @@ class Worker:
         return len(jobs)
 
     def _capacity(self) -> int:
-        """How many jobs to hold: one per thread, plus `prefetch` waiting while recent jobs
-        are short. Short jobs spend more time on claiming and recording than on running,
-        so bigger batches raise throughput; long jobs would only be held from idle workers
-        elsewhere (they still could not start before a thread frees up here)."""
-        if self.prefetch and self._recent_ms is not None and self._recent_ms <= PREFETCH_MAX_JOB_MS:
-            return self.concurrency + self.prefetch
+        """How many jobs to hold: one per thread, plus up to `prefetch` waiting while recent
+        jobs are short, about PREFETCH_HOLD_MS of work per thread. Short jobs spend more
+        time on claiming and recording than on running, so bigger batches raise
+        throughput; long jobs would only be held from idle workers elsewhere (they still
+        could not start before a thread frees up here)."""
+        recent = self._recent_ms
+        if self.prefetch and recent is not None and recent <= PREFETCH_MAX_JOB_MS:
+            ahead = self.concurrency * PREFETCH_HOLD_MS / max(recent, 0.001)
+            return self.concurrency + min(self.prefetch, int(ahead))
         return self.concurrency
 
     def _claim(self, limit: int) -> list[ClaimedJob]:
@@ -480,6 +491,31 @@ class Worker:
         except queue.Empty:
             return
         self._events.put(event)  # the next tick drains it with the rest of the batch
+        self._gather_results()
+
+    def _gather_results(self) -> None:
+        """Short jobs: wait (briefly) for half the jobs in hand to finish, so that one
+        transaction records them all and claims as many, instead of one per result. The
+        other half keeps the threads busy meanwhile. Long jobs, or a job alone: no wait."""
+        if self._recent_ms is None or self._recent_ms > PREFETCH_MAX_JOB_MS or self.stopping:
+            return
+        want = min(len(self._in_flight), self._capacity() // 2)
+        deadline = time.monotonic() + BATCH_GATHER_SECONDS
+        while True:
+            try:
+                kind, item = self._events.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if len(self._unrecorded) >= want or left <= 0:
+                    return
+                try:
+                    kind, item = self._events.get(timeout=left)
+                except queue.Empty:
+                    return
+            if kind != "result":
+                self._events.put((kind, item))  # a wake-up (signal, NOTIFY): the loop looks at once
+                return
+            self._unrecorded.append(item)
 
     def _record_alone(self, r: AttemptResult) -> None:
         try:
