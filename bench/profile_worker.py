@@ -129,10 +129,10 @@ def profile(args: argparse.Namespace) -> None:
     connection.commit = commit  # type: ignore[method-assign]  # this thread's DatabaseWrapper: the worker's main loop
 
     spy = _start_py_spy() if not args.no_py_spy else None
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count_sql):
         worker.run()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     raw = _stop_py_spy(spy)
 
     n = args.jobs
@@ -140,6 +140,9 @@ def profile(args: argparse.Namespace) -> None:
         f"{connection.vendor}: {n:,} no-op jobs, concurrency {args.concurrency}, burst run: {seconds:.2f} s, "
         f"{n / seconds:,.0f} jobs/s (startup and burst exit included; counting overhead included)"
     )
+    # CPU time of this process (every thread; SQLite's work too): on a busy machine the
+    # wall clock reads other processes' load, this much less so. Compare runs with it.
+    print(f"  CPU: {cpu / n * 1000:.3f} ms per job ({n / cpu:,.0f} jobs per CPU-second)")
     for name in ("claim", "record"):
         sizes = calls[name]
         nonempty = [s for s in sizes if s]
