@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from hcm.db import use_connection_per_thread
 from hcm.startup import SECRET_KEY_MISSING, secret_key_missing
 from jobs.registry import job_type_names
-from jobs.worker import EXIT_ABANDONED_THREADS, Worker
+from jobs.worker import DEFAULT_PREFETCH_PER_THREAD, EXIT_ABANDONED_THREADS, Worker
 
 # -v: 0 warnings and errors only, 1 one line per job transition (INFO), 2 DEBUG, 3 DEBUG
 # for every logger (Django's own included). Without -v, LOG_LEVEL decides.
@@ -75,8 +75,9 @@ class Command(BaseCommand):
             "--prefetch",
             type=int,
             default=None,
-            help="Jobs claimed ahead of free threads while recent jobs are short (average ≤ 50 ms), "
-            "so fewer, bigger claim/record transactions (default 4 × concurrency; 0 turns it off).",
+            help="At most this many jobs claimed ahead of free threads while recent jobs are short (average "
+            "≤ 50 ms; about 50 ms of work per thread), so fewer, bigger claim/record transactions "
+            f"(default {DEFAULT_PREFETCH_PER_THREAD} × concurrency; 0 turns it off).",
         )
         parser.add_argument(
             "--max-jobs",
