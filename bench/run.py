@@ -149,7 +149,8 @@ def drop_database(db: str, system: str) -> None:
 
 def environment(db: str, system: str, *, log_level: str = "WARNING") -> dict[str, str]:
     env = dict(os.environ)
-    for key in ("DEBUG", "CONN_MAX_AGE", "REDIS_URL", "TEST_DATABASE_NAME"):
+    # DJANGO_SETTINGS_MODULE: each manage.py picks its own (ours: hcm.settings_worker for runworker).
+    for key in ("DEBUG", "CONN_MAX_AGE", "REDIS_URL", "TEST_DATABASE_NAME", "DJANGO_SETTINGS_MODULE"):
         env.pop(key, None)
     env.update(
         DATABASE_URL=database_url(db, system),
