@@ -403,3 +403,35 @@ def test_listen_notify__idle_worker_starts_an_enqueued_job_without_waiting_for_t
     # Correctness of the wake-up, not a benchmark: without it each job would wait for the
     # next poll or heartbeat (10 s or more apart), not a few seconds at most.
     assert max(waits) < 3, waits
+
+
+# --- batching ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_short_jobs__claimed_and_recorded_in_big_batches_each_exactly_once():
+    """No-op jobs: the worker claims ahead of its threads and records many outcomes per
+    transaction (issue 13), and every job still runs exactly once. A statement count, no timing."""
+    from hcm.models import Organization
+    from jobs.services import job_enqueue_many
+    from jobs.worker import Worker
+
+    org = Organization.objects.create(slug="batching", name="Batching")
+    n = 600
+    job_enqueue_many(organization=org, job_type="noop", payloads=[None] * n)
+    statements: Counter[str] = Counter()
+
+    def count(execute, sql, params, many, context):
+        if sql.lstrip().startswith(("UPDATE background_jobs", "WITH picked")) and "RETURNING" in sql:
+            statements["claim" if "'processing'" in sql.split("WHERE")[0] else "complete"] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):  # the main thread's connection: every claim and record
+        Worker(concurrency=4, burst=True, listen=False, poll_interval=0.01).run()
+
+    assert BackgroundJob.objects.filter(status=JobStatus.COMPLETED).count() == n
+    assert JobAttempt.objects.filter(outcome="completed").count() == n
+    assert sorted(Counter(JobAttempt.objects.values_list("job_id", flat=True)).values()) == [1] * n
+    # 4 at first (no durations known yet), then up to 4 + 100 at a time (it was 4 and 16 in turn).
+    assert statements["claim"] <= n // 20, statements
+    assert statements["complete"] <= n // 20, statements
