@@ -179,7 +179,7 @@ def _kind(sql: str) -> str:
             break
     if verb == "SELECT" and "background_jobs" in sql and "LIMIT 1" in sql.upper() and "1 FROM" in sql:
         table += " (due?)"
-    if verb == "UPDATE" and "FROM (VALUES" in sql:
+    if verb == "UPDATE" and ("(VALUES" in sql or "unnest(" in sql):
         table += " (complete)"
     elif verb == "UPDATE" and "RETURNING" in sql.upper():
         table += " (claim)"
