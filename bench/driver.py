@@ -2,7 +2,7 @@
 that bench/run.py reads. Each system is set up with its own settings module, so this runs
 as a subprocess:
 
-    python bench/driver.py ours|tasksdb setup|reset|enqueue|seed|wait|latency [N]
+    python bench/driver.py ours|tasksdb setup|reset|enqueue|enqueue_bulk|enqueue_tasks|seed|wait|latency [N]
 
 `ours` enqueues through jobs.services.job_enqueue; `tasksdb` through django-tasks-db's
 public API, a @task's .enqueue(). Times are this machine's wall clock throughout: the
@@ -51,6 +51,16 @@ class Ours:
 
         job_enqueue_many(organization=self.org, job_type="noop", payloads=[None] * n)
 
+    def enqueue_tasks(self, n: int) -> None:
+        """Django's Tasks API on our backend (jobs/tasks_backend.py): n .enqueue() calls in
+        one transaction, the same no-op task as django-tasks-db's."""
+        from django.db import transaction
+        from tasksdb_project.tasks import noop  # bench/ is sys.path[0]; a plain @task module
+
+        with transaction.atomic():
+            for _ in range(n):
+                noop.enqueue()
+
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
         by_status = dict(self.Job.objects.values_list("status").annotate(n=_count()).order_by())
@@ -84,6 +94,9 @@ class TasksDb:
 
     def enqueue_bulk(self, n: int) -> None:
         # It has no bulk path: its enqueues inside one transaction.
+        self.enqueue_tasks(n)
+
+    def enqueue_tasks(self, n: int) -> None:
         from django.db import transaction
 
         with transaction.atomic():
@@ -157,12 +170,14 @@ def action_enqueue(system: str, n: int) -> None:
     emit(n=n, seconds=seconds, rate=n / seconds)
 
 
-def action_enqueue_bulk(system: str, n: int) -> None:
-    """Bulk enqueue rate: n jobs in one call (ours: job_enqueue_many), one transaction."""
+def action_enqueue_bulk(system: str, n: int, *, tasks_api: bool = False) -> None:
+    """Bulk enqueue rate: n jobs in one transaction (ours: job_enqueue_many, or with
+    tasks_api n Tasks API .enqueue() calls)."""
     s = make_system(system)
-    s.enqueue_bulk(10)  # warm up
+    enqueue = s.enqueue_tasks if tasks_api else s.enqueue_bulk
+    enqueue(10)  # warm up
     t0 = time.perf_counter()
-    s.enqueue_bulk(n)
+    enqueue(n)
     seconds = time.perf_counter() - t0
     emit(n=n, seconds=seconds, rate=n / seconds)
 
@@ -260,7 +275,9 @@ def make_system(system: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=["ours", "tasksdb"])
-    parser.add_argument("action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency"])
+    parser.add_argument(
+        "action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "enqueue_tasks", "seed", "wait", "latency"]
+    )
     parser.add_argument("n", type=int, nargs="?", default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
@@ -273,6 +290,8 @@ def main() -> None:
         action_enqueue(args.system, args.n)
     elif args.action == "enqueue_bulk":
         action_enqueue_bulk(args.system, args.n)
+    elif args.action == "enqueue_tasks":
+        action_enqueue_bulk(args.system, args.n, tasks_api=True)
     elif args.action == "seed":
         action_seed(args.system, args.n)
     elif args.action == "wait":
