@@ -116,13 +116,13 @@ def _insert_sql(vendor: str, *, on_conflict_do_nothing: bool = False) -> str:
 
 def _shared_values(*, now: datetime, **values: Any) -> dict[str, Any]:
     """The stored values every job of one enqueue call shares (its id and payload aside)."""
-    db_datetime = functools.partial(_CREATED_AT_FIELD.get_db_prep_save, connection=connection)
-    stored_now = db_datetime(now)
+    stored_now = connection.ops.adapt_datetimefield_value(now)  # timezone.now(): aware, as stored
     run_at = values.pop("run_at")
     return {
         **_columns(connection.vendor)[1],
         **values,
-        "run_at": stored_now if run_at is now else db_datetime(run_at),
+        # The caller's run_at through the field: a naive one is read in the current time zone.
+        "run_at": stored_now if run_at is now else _RUN_AT_FIELD.get_db_prep_save(run_at, connection),
         "created_at": stored_now,
         "updated_at": stored_now,
         "updated_by": values["created_by"],
@@ -141,7 +141,7 @@ def _row(shared: dict[str, Any], *, job_id: str, payload: dict[str, Any]) -> lis
 
 
 _PAYLOAD_FIELD = BackgroundJob._meta.get_field("payload")
-_CREATED_AT_FIELD = BackgroundJob._meta.get_field("created_at")
+_RUN_AT_FIELD = BackgroundJob._meta.get_field("run_at")
 _ATTNAMES = [f.attname for f in BackgroundJob._meta.concrete_fields]
 # What a new job holds in the columns enqueue leaves to their defaults, as Python values.
 _PYTHON_DEFAULTS = {
