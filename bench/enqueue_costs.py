@@ -78,30 +78,28 @@ def has_trigger(cursor, vendor: str) -> bool:
 
 
 def rows_for(n: int) -> list[list]:
-    from django.db import connection
-
-    from hcm.models import Organization
-    from jobs.models import BackgroundJob, JobPriority
-    from jobs.services import _insertable_fields
-
-    org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
+    """n rows as job_enqueue writes them (its own helpers), each with its own created_at."""
     from django.utils import timezone
 
-    fields = _insertable_fields()
-    out = []
+    from hcm.models import Organization
+    from jobs.models import JobPriority, new_job_id
+    from jobs.services import _row, _shared_values
+
+    org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
+    rows = []
     for _ in range(n):
         now = timezone.now()
-        job = BackgroundJob(
-            organization=org,
+        shared = _shared_values(
+            now=now,
+            organization_id=org.pk,
             job_type="noop",
-            priority=JobPriority.MEDIUM,
-            payload={},
+            priority=int(JobPriority.MEDIUM),
+            max_retries=3,
             run_at=now,
-            created_at=now,
-            updated_at=now,
+            created_by="system",
         )
-        out.append([f.get_db_prep_save(getattr(job, f.attname), connection) for f in fields])
-    return out
+        rows.append(_row(shared, job_id=new_job_id(), payload={}))
+    return rows
 
 
 def empty(cursor, vendor: str) -> None:
@@ -144,7 +142,7 @@ def main() -> int:
     from jobs.services import _insert_sql
 
     vendor = connection.vendor
-    sql = _insert_sql(vendor)
+    sql = _insert_sql(vendor)  # the statement job_enqueue runs
     single, bulk = rows_for(args.single), rows_for(args.bulk)
     with connection.cursor() as cursor:
         all_indexes = indexes(cursor, vendor)
