@@ -7,6 +7,7 @@ retries for a transient one).
 
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.models import JobStatus, JobTrigger
-from jobs.services import JobStateError, job_enqueue, job_retry
+from jobs.services import JobStateError, job_enqueue, job_enqueue_many, job_retry
+from notifications.bulk_insert import bulk_insert
 from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
 from notifications.models import (
     Delivery,
@@ -43,10 +45,23 @@ class DeliveryRetry(Exception):
 def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) -> None:
     """Insert the deliveries and one notification_send job each (run at deferred_until
     for deferred ones). Call inside the transaction that creates what they belong to."""
+    by_run_at: dict[datetime | None, list[Delivery]] = {}
+    for d in deliveries:
+        by_run_at.setdefault(d.deferred_until, []).append(d)
     with transaction.atomic():
-        for d in deliveries:
-            d.job = _enqueue(d, priority=priority, by=by)
-        Delivery.objects.bulk_create(deliveries)
+        # One bulk insert of jobs per distinct run time (quiet hours: a few at most).
+        for run_at, group in by_run_at.items():
+            ids = job_enqueue_many(
+                organization=group[0].organization,
+                job_type=SEND_JOB_TYPE,
+                payloads=[{"delivery_id": d.pk} for d in group],
+                priority=_JOB_PRIORITY.get(priority, "medium"),
+                run_at=run_at,
+                created_by=by,
+            )
+            for d, job_id in zip(group, ids, strict=True):
+                d.job_id = job_id
+        bulk_insert(deliveries)
 
 
 def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = "", retry_of: str | None = None):
