@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 SEND_JOB_TYPE = "notification_send"
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
-_JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
+JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
 
 
 class DeliveryRetry(Exception):
@@ -55,7 +55,7 @@ def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) ->
                 organization=group[0].organization,
                 job_type=SEND_JOB_TYPE,
                 payloads=[{"delivery_id": d.pk} for d in group],
-                priority=_JOB_PRIORITY.get(priority, "medium"),
+                priority=JOB_PRIORITY.get(priority, "medium"),
                 run_at=run_at,
                 created_by=by,
             )
@@ -69,7 +69,7 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
         organization=delivery.organization,
         job_type=SEND_JOB_TYPE,
         payload={"delivery_id": delivery.pk},
-        priority=_JOB_PRIORITY.get(priority, "medium"),
+        priority=JOB_PRIORITY.get(priority, "medium"),
         run_at=delivery.deferred_until,
         idempotency_key=f"delivery:{delivery.pk}{key_suffix}",
         created_by=by,

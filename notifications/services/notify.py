@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 class NotifyResult:
     notifications: list[Notification] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    recipients: int = 0  # the people resolved (some may have muted everything)
 
 
 def notify(
@@ -137,9 +138,29 @@ def notification_send_custom(
 def resolve_recipients(organization: Organization, recipients: Iterable[User | int] | None) -> list[User]:
     """Active users of the organization; its system admins when `recipients` is None."""
     if recipients is None:
-        return list(
-            User.objects.filter(organization=organization, role=Role.SYSTEM_ADMIN, is_active=True).order_by("pk")
-        )
+        return list(_default_recipients(organization).order_by("pk"))
+    ids = _recipient_ids(recipients)
+    users = list(User.objects.filter(pk__in=ids, organization=organization, is_active=True).order_by("pk"))
+    _check_none_missing(ids, {u.pk for u in users})
+    return users
+
+
+def recipients_check(organization: Organization, recipients: Iterable[User | int] | None) -> int:
+    """What resolve_recipients would check, without loading the users: how many there are.
+    Raises the same InvalidNotification naming `recipients`."""
+    if recipients is None:
+        return _default_recipients(organization).count()
+    ids = _recipient_ids(recipients)
+    found = User.objects.filter(pk__in=ids, organization=organization, is_active=True).values_list("pk", flat=True)
+    _check_none_missing(ids, set(found))
+    return len(set(ids))
+
+
+def _default_recipients(organization: Organization):
+    return User.objects.filter(organization=organization, role=Role.SYSTEM_ADMIN, is_active=True)
+
+
+def _recipient_ids(recipients: Iterable[User | int]) -> list[int]:
     ids: list[int] = []
     for r in recipients:
         if isinstance(r, User):
@@ -150,14 +171,15 @@ def resolve_recipients(organization: Organization, recipients: Iterable[User | i
             raise InvalidNotification({"recipients": ["Each recipient must be a user id."]})
     if not ids:
         raise InvalidNotification({"recipients": ["Name at least one recipient, or leave it out."]})
-    users = list(User.objects.filter(pk__in=ids, organization=organization, is_active=True).order_by("pk"))
-    missing = sorted(set(ids) - {u.pk for u in users})
+    return ids
+
+
+def _check_none_missing(ids: list[int], found: set[int]) -> None:
+    missing = sorted(set(ids) - found)
     if missing:
         # The same answer for another organization's user and no user at all.
-        raise InvalidNotification(
-            {"recipients": [f"Not active users of this organization: {', '.join(map(str, missing))}."]}
-        )
-    return users
+        shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise InvalidNotification({"recipients": [f"Not active users of this organization: {shown}."]})
 
 
 def _fan_out(
@@ -173,7 +195,7 @@ def _fan_out(
     """One notification per user, plus a delivery per (recipient, channel) for channels
     that reach people, and one per event for channels that reach the organization."""
     now = timezone.now()
-    result = NotifyResult()
+    result = NotifyResult(recipients=len(users))
     outbound = [spec for key in channels if key != IN_APP and (spec := get_channel(key)) is not None]
     deferred_until = (
         deferral_until(settings, priority=outgoing.priority, timezone_name=organization.timezone, at=now)
