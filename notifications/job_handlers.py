@@ -13,7 +13,6 @@ from jobs.retry import RetryPolicy
 from notifications.api.serializers import UserIdsField
 from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
 from notifications.events import InvalidNotification
-from notifications.models import Delivery
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
 from notifications.services.event_fanout import FANOUT_JOB_TYPE, MAX_EVENT_RECIPIENTS, notification_event_fan_out
@@ -47,14 +46,13 @@ def notification_send(ctx: JobContext) -> dict:
     """Send one email / SMS / Slack delivery of the job's organization; permanent failures
     are not retried."""
     job = ctx.job
-    if not Delivery.objects.filter(pk=ctx.payload["delivery_id"], organization_id=job.organization_id).exists():
-        # A payload can never name another organization's delivery (or one that is gone).
-        raise PermanentJobError(f"Delivery {ctx.payload['delivery_id']} is not one of this job's organization.")
     # The job system owns the retry rule; ask it whether a failure now would be the last.
     last = RetryPolicy.from_settings().after_failure(
         retry_count=job.retry_count, max_retries=job.max_retries, now=timezone.now()
     )
-    return delivery_attempt(delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up)
+    return delivery_attempt(
+        delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up, organization_id=job.organization_id
+    )
 
 
 @job_handler(FANOUT_JOB_TYPE, scope="internal", payload=NotificationFanoutPayload, timeout=600, priority="high")

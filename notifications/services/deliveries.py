@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
@@ -79,21 +80,35 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
     return job
 
 
-def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str, Any]:
+def delivery_attempt(
+    *, delivery_id: str, gives_up_on_failure: bool, organization_id: str | None = None
+) -> dict[str, Any]:
     """Send one delivery once (the notification_send job's body).
 
     Raises PermanentJobError (delivery failed, no retry), RetryJobAfter (429: retry no
     sooner than the provider asked) or DeliveryRetry (transient: the job system retries).
     `gives_up_on_failure`: this is the job's last attempt, so any failure is final.
+    With `organization_id` (the job's), a delivery of another organization, or none, is a
+    PermanentJobError: a payload can never name another organization's delivery.
     """
-    delivery = Delivery.objects.select_related("organization").filter(pk=delivery_id).first()
+    # The organization and its settings come with the delivery: one query.
+    delivery = (
+        Delivery.objects.select_related("organization", "organization__notification_settings")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if organization_id is not None and (delivery is None or delivery.organization_id != organization_id):
+        raise PermanentJobError(f"Delivery {delivery_id} is not one of this job's organization.")
     if delivery is None:  # its notification was deleted meanwhile
         return {"delivery_id": delivery_id, "skipped": "delivery no longer exists"}
     if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
         # Already settled (a repeated job, or resend raced): never send twice.
         return {"delivery_id": delivery_id, "skipped": f"delivery is {delivery.status}"}
     Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
-    settings = notification_settings_get(organization=delivery.organization)
+    try:
+        settings = delivery.organization.notification_settings
+    except NotificationSettings.DoesNotExist:
+        settings = notification_settings_get(organization=delivery.organization)
     log_fields = {
         "delivery_id": delivery.pk,
         "channel": delivery.channel,
@@ -254,12 +269,14 @@ def notification_status_refresh(*, notification_id: str) -> None:
         status = NotificationStatus.FAILED
     else:
         status = NotificationStatus.SENT
-    notification = Notification.objects.filter(pk=notification_id)
-    # Delivery is recorded whether or not the user has read the notification meanwhile.
+    changes: dict[str, Any] = {
+        # Delivery is recorded whether or not the user has read the notification meanwhile.
+        "delivery_status": status,
+        "status": Case(When(status=NotificationStatus.READ, then=F("status")), default=Value(status)),
+    }
     if status == NotificationStatus.SENT:
-        notification.filter(sent_at__isnull=True).update(sent_at=timezone.now())
-    notification.update(delivery_status=status)
-    notification.exclude(status=NotificationStatus.READ).update(status=status)
+        changes["sent_at"] = Coalesce(F("sent_at"), Value(timezone.now()))
+    Notification.objects.filter(pk=notification_id).update(**changes)  # one UPDATE: it runs after every send
 
 
 def delivery_resendable(delivery: Delivery) -> bool:
