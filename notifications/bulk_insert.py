@@ -46,7 +46,7 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
                 row.append(prepared)
         rows.append(row)
     quote = connection.ops.quote_name
-    table, columns = quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+    table, columns = quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: one statement (its triggers run once), and no SQL text to parse per row.

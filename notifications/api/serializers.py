@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from hcm.fields import ChoiceField
@@ -85,6 +85,9 @@ class NotificationCreateSerializer(serializers.Serializer):
 MAX_ID = 2**63 - 1  # what a database integer column holds
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": MAX_EVENT_RECIPIENTS}
+)
 class UserIdsField(serializers.Field):
     """A list of user ids (positive integers), checked in one pass: an event may name tens
     of thousands of people, and a ListField of IntegerField costs a field call per id."""
@@ -110,7 +113,7 @@ class UserIdsField(serializers.Field):
         for index, value in enumerate(data):
             if type(value) is not int or not 1 <= value <= MAX_ID:  # bool is not an id
                 # Named like a ListField's item error: recipients.<index>.
-                raise serializers.ValidationError({index: [self.error_messages["not_an_id"]]})
+                raise serializers.ValidationError({str(index): [self.error_messages["not_an_id"]]})
         return data
 
     def to_representation(self, value: Any) -> Any:
