@@ -145,11 +145,12 @@ def delivery_attempt(
         # Re-raised without its text or traceback: either may quote a credential.
         raise DeliveryRetry(error) from None
     now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
-    )
-    if delivery.notification_id:
-        notification_status_refresh(notification_id=delivery.notification_id)
+    with transaction.atomic():  # one commit per send: on SQLite, one turn of the write lock
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
+        )
+        if delivery.notification_id:
+            notification_status_refresh(notification_id=delivery.notification_id)
     logger.info("notification delivery sent", extra={**log_fields, "outcome": "sent"})
     return {
         "delivery_id": delivery.pk,
