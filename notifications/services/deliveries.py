@@ -104,7 +104,6 @@ def delivery_attempt(
     if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
         # Already settled (a repeated job, or resend raced): never send twice.
         return {"delivery_id": delivery_id, "skipped": f"delivery is {delivery.status}"}
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
     try:
         settings = delivery.organization.notification_settings
     except NotificationSettings.DoesNotExist:
@@ -146,8 +145,15 @@ def delivery_attempt(
         raise DeliveryRetry(error) from None
     now = timezone.now()
     with transaction.atomic():  # one commit per send: on SQLite, one turn of the write lock
+        # The attempt is counted with its outcome (a worker killed mid-send leaves it to
+        # the job's attempt log): one write per send, not two.
         Delivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            provider_message_id=provider_id,
+            last_error=None,
+            attempts=F("attempts") + 1,
+            updated_at=now,
         )
         if delivery.notification_id:
             notification_status_refresh(notification_id=delivery.notification_id)
@@ -247,7 +253,7 @@ def credential_free(text: str, settings: NotificationSettings) -> str:
 
 
 def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
-    changes: dict[str, Any] = {"last_error": error[:2000], "updated_at": timezone.now()}
+    changes: dict[str, Any] = {"last_error": error[:2000], "attempts": F("attempts") + 1, "updated_at": timezone.now()}
     if final:
         changes["status"] = DeliveryStatus.FAILED
     Delivery.objects.filter(pk=delivery.pk).update(**changes)
