@@ -140,7 +140,9 @@ def resolve_recipients(organization: Organization, recipients: Iterable[User | i
     if recipients is None:
         return list(_default_recipients(organization).order_by("pk"))
     ids = _recipient_ids(recipients)
-    users = list(User.objects.filter(pk__in=ids, organization=organization, is_active=True).order_by("pk"))
+    users = sorted(
+        (u for chunk in _chunks(ids) for u in _active_users(organization).filter(pk__in=chunk)), key=lambda u: u.pk
+    )
     _check_none_missing(ids, {u.pk for u in users})
     return users
 
@@ -151,13 +153,27 @@ def recipients_check(organization: Organization, recipients: Iterable[User | int
     if recipients is None:
         return _default_recipients(organization).count()
     ids = _recipient_ids(recipients)
-    found = User.objects.filter(pk__in=ids, organization=organization, is_active=True).values_list("pk", flat=True)
-    _check_none_missing(ids, set(found))
+    found = {
+        pk
+        for chunk in _chunks(ids)
+        for pk in _active_users(organization).filter(pk__in=chunk).values_list("pk", flat=True)
+    }
+    _check_none_missing(ids, found)
     return len(set(ids))
 
 
+def _active_users(organization: Organization):
+    return User.objects.filter(organization=organization, is_active=True)
+
+
 def _default_recipients(organization: Organization):
-    return User.objects.filter(organization=organization, role=Role.SYSTEM_ADMIN, is_active=True)
+    return _active_users(organization).filter(role=Role.SYSTEM_ADMIN)
+
+
+def _chunks(ids: list[int], size: int = 10_000) -> list[list[int]]:
+    # SQLite takes at most 32,766 parameters in a statement; an event may name 50,000 people.
+    unique = sorted(set(ids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
 def _recipient_ids(recipients: Iterable[User | int]) -> list[int]:

@@ -192,3 +192,15 @@ def test_event_catalog__lists_events_and_their_channels(admin_client):
     assert set(items) >= {"employee_hired", "employee_terminated", "org_updated", "critical_alert"}
     assert items["critical_alert"]["channels"] == ["in_app", "email", "sms", "slack", "teams"]
     assert items["org_updated"]["toggles"] == {"email": "email_on_org_updated"}
+
+
+def test_event__more_recipients_than_a_default_sqlite_build_takes_parameters__checked_in_chunks(admin_client, org):
+    # SQLite's default limit is 32,766 parameters a statement (some builds raise it).
+    User.objects.bulk_create(
+        [User(username=f"m{i}", organization=org, role="member", password="!") for i in range(33_000)],
+        batch_size=5000,
+    )
+    ids = list(User.objects.filter(username__startswith="m").values_list("pk", flat=True))
+    r = admin_client.post("/api/system/notification-events", {"event": "org_updated", "recipients": ids}, format="json")
+    assert r.status_code == 202, r.content
+    assert r.json()["recipient_count"] == 33_000
