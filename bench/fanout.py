@@ -38,7 +38,7 @@ TARGET_EMAILS_PER_S = 500.0
 def database_url(db: str) -> str:
     if db == "postgres":
         name = f"bench_fanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
-        for sql in [f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"]:
+        for sql in [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"]:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True)
         return f"postgres://postgres@127.0.0.1:5432/{name}"
     path = ROOT / "var" / "bench" / "fanout.sqlite3"
@@ -51,7 +51,9 @@ def database_url(db: str) -> str:
 def drop_database(db: str) -> None:
     if db == "postgres":
         name = f"bench_fanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name}"])
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]
+        )
 
 
 class Sink:
