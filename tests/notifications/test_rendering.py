@@ -2,7 +2,7 @@
 
 import pytest
 
-from notifications.events import EventType, get_event, register_event
+from notifications.events import _EVENTS, EventType, event_names, get_event, register_event
 from notifications.rendering import (
     RenderedNotification,
     email_renderer,
@@ -38,7 +38,17 @@ def test_email__html_escaped_text_verbatim():
     assert "&lt;script&gt;x&lt;/script&gt; &amp; Co" in email["html"] and "Acme &lt;Ltd&gt;" in email["html"]
 
 
-def test_email__event_without_templates_uses_the_generic_ones():
+@pytest.fixture
+def unregistered_afterwards():
+    """The event registry is process-wide: a test's own event must not outlive the test
+    (other tests list every registered event)."""
+    before = set(event_names())
+    yield
+    for name in set(event_names()) - before:
+        del _EVENTS[name]
+
+
+def test_email__event_without_templates_uses_the_generic_ones(unregistered_afterwards):
     event = register_event(
         EventType(name="test_only_payroll_closed", title="Payroll {{ month }} closed", message="Done.")
     )
