@@ -31,6 +31,10 @@ def emit(**fields) -> None:
 class Ours:
     """The project's job system: jobs.services.job_enqueue and the background_jobs table."""
 
+    # BENCH_JOB_TYPE: run.py's many-workers scenario queues bench/bench_jobs.py's
+    # bench_record jobs (which record each run) instead of no-ops.
+    job_type = os.environ.get("BENCH_JOB_TYPE", "noop")
+
     tables = ("background_job_attempts", "background_jobs", "background_job_workers")
 
     def __init__(self) -> None:
@@ -43,13 +47,13 @@ class Ours:
         self.org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
 
     def enqueue_one(self) -> str:
-        job, _ = self.job_enqueue(organization=self.org, job_type="noop")
+        job, _ = self.job_enqueue(organization=self.org, job_type=self.job_type)
         return job.id
 
     def enqueue_bulk(self, n: int) -> None:
         from jobs.services import job_enqueue_many
 
-        job_enqueue_many(organization=self.org, job_type="noop", payloads=[None] * n)
+        job_enqueue_many(organization=self.org, job_type=self.job_type, payloads=[None] * n)
 
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
