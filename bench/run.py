@@ -657,6 +657,8 @@ def peer_notes(plan: Plan, results: Results) -> list[str]:
         "task's recorded start − time.time() just before the enqueue call (.delay() / .defer()), the same "
         "spacing as ours. Their rows repeat ours' figure from the row above them."
     )
+    if "sqlite" in plan.dbs:
+        notes.append("Procrastinate runs on PostgreSQL only, so the SQLite rows have Celery beside them, not it.")
     if "postgres" in plan.dbs:
         notes.append(
             f"Many workers (PostgreSQL): for each of {', '.join(map(str, MANY_PROCESSES))} `runworker` processes "
