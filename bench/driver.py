@@ -248,6 +248,18 @@ def action_latency(system: str, samples: int, timeout: float) -> None:
     )
 
 
+def action_pause(resume: bool) -> None:
+    """Pause (or resume) ours' BENCH_JOB_TYPE service-wide: run.py's many-workers scenario
+    holds the queued jobs until every worker process is up, so none gets a head start."""
+    from jobs.services import job_type_pause, job_type_resume
+
+    if resume:
+        job_type_resume(job_type=Ours.job_type, organization=None, by="bench")
+    else:
+        job_type_pause(job_type=Ours.job_type, organization=None, by="bench")
+    emit(ok=True)
+
+
 def _wait_started(s, ids: list[str], timeout: float) -> dict[str, datetime]:
     deadline = time.monotonic() + timeout
     while True:
@@ -264,7 +276,9 @@ def make_system(system: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=["ours", "tasksdb"])
-    parser.add_argument("action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency"])
+    parser.add_argument(
+        "action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency", "pause", "resume"]
+    )
     parser.add_argument("n", type=int, nargs="?", default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
@@ -281,6 +295,8 @@ def main() -> None:
         action_seed(args.system, args.n)
     elif args.action == "wait":
         action_wait(args.system, args.n, args.timeout)
+    elif args.action in ("pause", "resume"):
+        action_pause(resume=args.action == "resume")
     else:
         action_latency(args.system, args.n, args.timeout)
 

@@ -459,7 +459,7 @@ def measure_peer(key: str, db: str, plan: Plan) -> tuple[str, dict[str, Figure],
             sys.path.insert(0, str(PEERS_DIR))
         import measure  # bench/peers/measure.py
 
-        record = WORK_DIR / f"{key}-{db}.records"
+        record = WORK_DIR / f"{key}-{db}{_SUFFIX}.records"
         peer: measure.Peer
         if key == "procrastinate":
             create_database(db, "procrastinate")
@@ -536,7 +536,7 @@ NO_FALL = 0.90  # "does not fall": within 10 %, the run-to-run noise of one mach
 def measure_many_workers(n: int, processes: int) -> tuple[Run, list[str]]:
     """n bench_record jobs queued, then `processes` runworker processes: the rate, and what
     the handler's own record and the database say against "each job ran exactly once"."""
-    record = WORK_DIR / "many-workers.records"
+    record = WORK_DIR / f"many-workers{_SUFFIX}.records"
     record.unlink(missing_ok=True)
     env = environment("postgres", "ours")
     env.update(
@@ -546,10 +546,15 @@ def measure_many_workers(n: int, processes: int) -> tuple[Run, list[str]]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")])),
     )
     driver("ours", env, "reset")
+    # Paused until every process is up: the figure is K workers sharing one queue, not
+    # the first one's head start while the others import Django (8 starts on 2 cores).
+    driver("ours", env, "pause")
     driver("ours", env, "seed", str(n))
     log_path = WORK_DIR / "log" / f"ours-postgres-{processes}p-many.log"
     workers = start_workers(list(OURS_WORKER), env, processes, log_path)
     try:
+        wait_workers_up(processes, workers)
+        driver("ours", env, "resume")
         out = driver(
             "ours", env, "wait", str(n), "--timeout", str(max(300, n / 50)), on_line=lambda _: workers.check_alive()
         )
@@ -559,6 +564,22 @@ def measure_many_workers(n: int, processes: int) -> tuple[Run, list[str]]:
     if out.get("timed_out"):
         problems.append(f"{n - out['done']} of {n:,} not finished in time; see {log_path}")
     return Run(rate=out["rate"] or 0.0, n=n), problems
+
+
+def wait_workers_up(processes: int, workers: WorkerProcs, timeout: float = 120.0) -> None:
+    """Until `processes` running workers have written their heartbeat row."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(PG_URL.format(name=DB_NAMES["ours"]), autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM background_job_workers WHERE stopped_at IS NULL").fetchone()
+            if row and row[0] >= processes:
+                return
+            workers.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{processes} workers not up after {timeout:.0f} s; see {workers.log_path}")
+            time.sleep(0.1)
 
 
 def exactly_once_problems(n: int, record: Path) -> list[str]:
@@ -662,7 +683,8 @@ def peer_notes(plan: Plan, results: Results) -> list[str]:
     if "postgres" in plan.dbs:
         notes.append(
             f"Many workers (PostgreSQL): for each of {', '.join(map(str, MANY_PROCESSES))} `runworker` processes "
-            f"(defaults, LOG_LEVEL=WARNING), {plan.many_jobs:,} `bench_record` jobs queued first "
+            f"(defaults, LOG_LEVEL=WARNING), {plan.many_jobs:,} `bench_record` jobs queued first, their type "
+            "paused (jobs.services.job_type_pause) until every process is up, then resumed "
             "(bench/bench_jobs.py: it appends `<job id> <attempt> <pid>` to a file, one O_APPEND write). "
             "Exactly once = every job has exactly one line, with attempt 1, and in the database status "
             "completed, attempt 1 and one attempt row; any job lost or run twice is counted in the target "
