@@ -503,7 +503,7 @@ def many_workers_rows(plan: Plan, results: Results) -> None:
     cores = os.cpu_count() or 1
     runs: dict[int, tuple[Run, list[str]]] = {}
     for processes in MANY_PROCESSES:
-        progress(f"{label}: {processes} worker processes over {plan.many_jobs:,} jobs, exactly once")
+        progress(f"{label}: {processes} worker process(es) over {plan.many_jobs:,} jobs, exactly once")
         runs[processes] = measure_many_workers(plan.many_jobs, processes)
     baseline_p = max(p for p in MANY_PROCESSES if p <= cores)
     baseline = runs[baseline_p][0].rate
