@@ -5,7 +5,8 @@ organization, on SQLite or PostgreSQL.
 
 The tables are built by one INSERT … SELECT each (a recursive CTE on SQLite,
 generate_series on PostgreSQL), not through the API, into a database of the benchmark's
-own (var/bench/lists.sqlite3 / `bench_lists`), kept between runs unless --rebuild. Then
+own (var/bench/lists.sqlite3 / `bench_lists`; with BENCH_DB_SUFFIX=x,
+var/bench/lists_x.sqlite3 / `bench_lists_x`), kept between runs unless --rebuild. Then
 every list query the API offers — plain, each filter, their combinations, a deep page by
 `skip` and by cursor — and /stats are requested K times in-process through Django's test
 client with a real JWT (the full middleware, DRF, serializer and database path; no HTTP
@@ -35,12 +36,17 @@ JOB_TYPES = ["email_send", "notification_send", "cache_flush", "cleanup", "djang
 LIST_TARGET_MS = 50.0
 STATS_TARGET_MS = 250.0
 SPAN_US = 30 * 86400 * 1_000_000  # created_at spread over 30 days
+# BENCH_DB_SUFFIX=x: database bench_lists_x / file var/bench/lists_x.sqlite3, so that runs
+# side by side (one per worktree) do not share, or drop, one another's tables.
+SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+PG_DB_NAME = f"bench_lists_{SUFFIX}" if SUFFIX else "bench_lists"
+SQLITE_PATH = WORK_DIR / (f"lists_{SUFFIX}.sqlite3" if SUFFIX else "lists.sqlite3")
 
 
 def database_url(db: str) -> str:
     if db == "sqlite":
-        return f"sqlite:///{WORK_DIR / 'lists.sqlite3'}"
-    return "postgres://postgres@127.0.0.1:5432/bench_lists"
+        return f"sqlite:///{SQLITE_PATH}"
+    return f"postgres://postgres@127.0.0.1:5432/{PG_DB_NAME}"
 
 
 def prepare_database(db: str, rebuild: bool) -> None:
@@ -48,17 +54,17 @@ def prepare_database(db: str, rebuild: bool) -> None:
     if db == "sqlite":
         if rebuild:
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{WORK_DIR / 'lists.sqlite3'}{suffix}").unlink(missing_ok=True)
+                Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
     else:
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_lists'").fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DB_NAME]).fetchone()
             if exists and rebuild:
-                conn.execute("DROP DATABASE bench_lists WITH (FORCE)")
+                conn.execute(f'DROP DATABASE "{PG_DB_NAME}" WITH (FORCE)')
                 exists = None
             if not exists:
-                conn.execute("CREATE DATABASE bench_lists")
+                conn.execute(f'CREATE DATABASE "{PG_DB_NAME}"')
     env = {**os.environ, "DATABASE_URL": database_url(db), "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
 
@@ -100,11 +106,11 @@ def build_tables(vendor: str, org_id: str, rows: int) -> float:
         cur.execute(
             f"""{series}
             INSERT INTO background_jobs (id, organization_id, job_type, status, priority, payload, progress,
-                retry_count, max_retries, run_at, available_at, attempt, created_at, created_by, updated_at,
-                updated_by, started_at, completed_at)
+                retry_count, max_retries, run_at, attempt, created_at, created_by, updated_at,
+                updated_by, started_at, completed_at, trigger)
             SELECT {job_id}, '{org_id}', {job_type}, {status}, (x % 3) - 1, '{{}}', 0,
-                0, 3, {ts("0")}, {ts("0")}, 1, {ts("0")}, 'bench', {ts("1000000")},
-                'bench', {ts("500000")}, {ts("1000000")}
+                0, 3, {ts("0")}, 1, {ts("0")}, 'bench', {ts("1000000")},
+                'bench', {ts("500000")}, {ts("1000000")}, 'system'
             FROM {source}"""
         )
         cur.execute(

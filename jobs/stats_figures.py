@@ -1,0 +1,128 @@
+"""The figures GET /stats reads instead of counting a million rows.
+
+- `background_job_counts`: jobs per (organization, job type, status).
+- `background_job_durations`: attempts per (organization, job type, hour finished,
+  duration bucket), with their completed count and summed duration.
+
+Database triggers keep both (migration 0012_lists_stats_figures), in the transaction that
+inserts, updates or deletes a job or an attempt. A trigger is the one place that sees
+every path that changes a job's status — the worker's batched outcomes, claims, lease
+recovery, cancel, retry, the admin's bulk actions, retention's deletes, a raw UPDATE — so
+the counts cannot drift from the rows, whatever code is added later.
+
+SQLite has one writer at a time: its row triggers upsert the one row of each key.
+PostgreSQL runs writers concurrently, and an upsert there would make every enqueue of one
+(organization, job type) wait on the same row lock until commit; its statement triggers
+append deltas instead (a ledger: one row per key a statement changed, the sum of a key's
+rows is its figure) and `compact_figures` folds them back into one row per key.
+
+Durations are kept in buckets 2^(1/4) apart (each at most 19 % wider than its lower
+edge): /stats reports the p95 as the upper edge of the bucket that holds the
+nearest-rank 95th percentile, so it is at most 19 % above the true value, never below.
+"""
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+# Must match the edges frozen in jobs/migrations/0012_lists_stats_figures.py.
+BUCKET_EDGES_MS: tuple[float, ...] = tuple(2 ** (k / 4) for k in range(-16, 100))
+# /stats folds an organization's ledger rows once it reads more than this many (PostgreSQL).
+COMPACT_AFTER_ROWS = 500
+# Duration rows older than this are never read again (/stats' window is 7 days).
+DURATIONS_KEEP_DAYS = 8
+
+
+def service_key(organization_id: str | None) -> str:
+    """The figures' key for an organization; '' for service-wide jobs (a unique key cannot hold NULL)."""
+    return organization_id or ""
+
+
+def job_counts(*, organization_id: str | None) -> tuple[list[tuple[str, str, int]], int]:
+    """(job_type, status, jobs) for every non-zero figure, and how many figure rows were read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT job_type, status, SUM(n), COUNT(*) FROM background_job_counts WHERE organization_id = %s "
+            "GROUP BY job_type, status ORDER BY job_type, status",
+            [service_key(organization_id)],
+        )
+        rows = cursor.fetchall()
+    return [(t, s, int(n)) for t, s, n, _ in rows if n], sum(r[3] for r in rows)
+
+
+def attempt_durations(*, organization_id: str | None, since: datetime) -> tuple[dict[str, dict[str, Any]], int]:
+    """Per job type, over the attempts that finished in the hours from `since` (an hour
+    boundary): runs, succeeded, summed duration and runs per bucket; and the rows read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT job_type, bucket, SUM(runs), SUM(succeeded), SUM(total_ms), COUNT(*) "
+            "FROM background_job_durations WHERE organization_id = %s AND hour >= %s "
+            "GROUP BY job_type, bucket ORDER BY job_type, bucket",
+            [service_key(organization_id), connection.ops.adapt_datetimefield_value(since)],
+        )
+        rows = cursor.fetchall()
+    per_type: dict[str, dict[str, Any]] = {}
+    for job_type, bucket, runs, succeeded, total_ms, _ in rows:
+        if not runs:
+            continue
+        row = per_type.setdefault(job_type, {"runs": 0, "succeeded": 0, "total_ms": 0.0, "buckets": []})
+        row["runs"] += int(runs)
+        row["succeeded"] += int(succeeded)
+        row["total_ms"] += float(total_ms)
+        row["buckets"].append((int(bucket), int(runs)))
+    return per_type, sum(r[5] for r in rows)
+
+
+def p95_upper_edge(buckets: list[tuple[int, int]], runs: int) -> float:
+    """The upper edge of the bucket holding the nearest-rank 95th percentile."""
+    rank = max(1, math.ceil(0.95 * runs))
+    seen = 0
+    for bucket, n in sorted(buckets):
+        seen += n
+        if seen >= rank:
+            return BUCKET_EDGES_MS[min(bucket, len(BUCKET_EDGES_MS) - 1)]
+    return BUCKET_EDGES_MS[-1]
+
+
+def compact_figures(*, organization_id: str | None = None, all_organizations: bool = False) -> int:
+    """PostgreSQL: fold ledger rows into one row per key (one organization's, or every
+    one's); returns the rows removed. Safe beside writers and other compactions: each
+    statement sums exactly the rows its DELETE removed. SQLite keeps one row per key: no-op."""
+    if connection.vendor != "postgresql":
+        return 0
+    where, params = ("", []) if all_organizations else ("WHERE organization_id = %s", [service_key(organization_id)])
+    removed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH gone AS (DELETE FROM background_job_counts {where}
+                    RETURNING organization_id, job_type, status, n),
+                kept AS (INSERT INTO background_job_counts (organization_id, job_type, status, n)
+                    SELECT organization_id, job_type, status, SUM(n) FROM gone
+                    GROUP BY organization_id, job_type, status HAVING SUM(n) <> 0 RETURNING 1)
+                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""",
+            params,
+        )
+        removed += cursor.fetchone()[0]
+        cursor.execute(
+            f"""WITH gone AS (DELETE FROM background_job_durations {where}
+                    RETURNING organization_id, job_type, hour, bucket, runs, succeeded, total_ms),
+                kept AS (INSERT INTO background_job_durations
+                        (organization_id, job_type, hour, bucket, runs, succeeded, total_ms)
+                    SELECT organization_id, job_type, hour, bucket, SUM(runs), SUM(succeeded), SUM(total_ms)
+                    FROM gone GROUP BY organization_id, job_type, hour, bucket HAVING SUM(runs) <> 0 RETURNING 1)
+                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""",
+            params,
+        )
+        removed += cursor.fetchone()[0]
+    return removed
+
+
+def prune_durations(*, before: datetime) -> int:
+    """Drop duration rows of hours before `before` (never read again)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM background_job_durations WHERE hour < %s", [connection.ops.adapt_datetimefield_value(before)]
+        )
+        return cursor.rowcount
