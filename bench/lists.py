@@ -192,19 +192,21 @@ def main() -> int:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     base = "/api/system/background-jobs"
+    # Plain, every value of each filter, each pair and the triple: both ones that match and
+    # ones that match nothing (job type `noop` is always priority high in this data, so
+    # `noop` + medium must rule out every row).
     queries = [
         "",
-        "?status=failed",
-        "?status=queued",
-        "?status=processing",
+        *(f"?status={s}" for s in ("queued", "processing", "completed", "failed", "cancelled")),
         "?job_type=email_send",
-        "?priority=high",
+        *(f"?priority={p}" for p in ("low", "medium", "high")),
         "?status=failed&job_type=email_send",
         "?status=completed&priority=low",
         "?job_type=cleanup&priority=high",
+        "?job_type=noop&priority=medium",
+        "?status=failed&job_type=noop&priority=high",
         "?status=queued&job_type=noop&priority=medium",
         "?limit=200",
-        "?skip=500000",
     ]
     rows = []
     cursor_from = None
@@ -213,6 +215,10 @@ def main() -> int:
         rows.append((f"GET {base}{query}", p50, p95, body.get("total"), body.get("total_exact"), LIST_TARGET_MS))
         if query == "":
             cursor_from = body
+    # A deep page by skip still works (OFFSET reads and drops the rows before it): no
+    # target; deep pages are the cursor's job, measured next.
+    p50, p95, body = measure(client, f"{base}?skip={args.rows // 2}", args.samples)
+    rows.append((f"GET {base}?skip={args.rows // 2}", p50, p95, body.get("total"), body.get("total_exact"), None))
     # A deep page by cursor: walk to about the middle with the cursor of a page there.
     middle = BackgroundJob.objects.filter(organization=org).order_by("-created_at", "-id")[args.rows // 2]
     from hcm.pagination import encode_cursor, list_ordering
@@ -242,6 +248,10 @@ def main() -> int:
     print("| request | p50 ms | p95 ms | total (exact?) | target p95 |")
     print("| --- | ---: | ---: | --- | --- |")
     for name, p50, p95, total, exact, target in rows:
+        if target is None:
+            total_s = "" if total is None else f"{total:,} ({'exact' if exact else 'at least'})"
+            print(f"| `{name}` | {p50:.1f} | {p95:.1f} | {total_s} | none (works; use the cursor) |")
+            continue
         met = "met" if p95 <= target else "NOT met"
         total_s = "" if total is None else f"{total:,} ({'exact' if exact else 'at least'})"
         print(f"| `{name}` | {p50:.1f} | {p95:.1f} | {total_s} | ≤ {target:.0f} ms: {met} |")
