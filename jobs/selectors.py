@@ -107,12 +107,11 @@ def attempt_durations_by_type(attempts: QuerySet[JobAttempt]) -> dict[str, dict[
     return summary
 
 
-def job_type_run_summary(*, organization: Organization, since: datetime) -> tuple[dict[str, dict[str, Any]], int]:
+def job_type_run_summary(*, organization: Organization, since: datetime) -> dict[str, dict[str, Any]]:
     """Per job type, over the attempts that finished in the hours from `since`: runs,
     outcomes, success rate, mean duration and p95 duration (the upper edge of its
-    histogram bucket: at most 19 % above the true value) in milliseconds; and how many
-    figure rows that read."""
-    per_type, rows = attempt_durations(organization_id=organization.pk, since=since)
+    histogram bucket: at most 19 % above the true value) in milliseconds."""
+    per_type = attempt_durations(organization_id=organization.pk, since=since)
     summary = {
         job_type: {
             "runs": row["runs"],
@@ -124,7 +123,7 @@ def job_type_run_summary(*, organization: Organization, since: datetime) -> tupl
         }
         for job_type, row in sorted(per_type.items())
     }
-    return summary, rows
+    return summary
 
 
 def job_stats(*, organization: Organization, now: datetime | None = None) -> dict[str, Any]:
@@ -139,7 +138,7 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
     paused = job_type_pauses(organization=organization)
 
     # Kept figures (jobs/stats_figures.py), not a count of every job.
-    counted, figure_rows = job_counts(organization_id=organization.pk)
+    counted, ledger_excess = job_counts(organization_id=organization.pk)
     by_status = dict.fromkeys(JobStatus.values, 0)
     by_job_type: dict[str, dict[str, int]] = {}
     for job_type, job_status, n in counted:
@@ -169,8 +168,8 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
 
     # The window starts on an hour boundary: durations are kept per hour.
     since = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=STATS_WINDOW_DAYS)
-    summary, duration_rows = job_type_run_summary(organization=organization, since=since)
-    if figure_rows + duration_rows > COMPACT_AFTER_ROWS:
+    summary = job_type_run_summary(organization=organization, since=since)
+    if ledger_excess > COMPACT_AFTER_ROWS:
         compact_figures(organization_id=organization.pk)  # PostgreSQL's ledger: keep the next read short
     cutoff = workers_alive_cutoff()
     return {

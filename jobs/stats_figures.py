@@ -22,15 +22,17 @@ nearest-rank 95th percentile, so it is at most 19 % above the true value, never 
 """
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 # Must match the edges frozen in jobs/migrations/0012_lists_stats_figures.py.
 BUCKET_EDGES_MS: tuple[float, ...] = tuple(2 ** (k / 4) for k in range(-16, 100))
-# /stats folds an organization's ledger rows once it reads more than this many (PostgreSQL).
-COMPACT_AFTER_ROWS = 500
+# /stats folds an organization's ledger (PostgreSQL) once its job counts have this many
+# rows past one per key; the durations' ledger grows with it (the same worker batches).
+COMPACT_AFTER_ROWS = 200
 # Duration rows older than this are never read again (/stats' window is 7 days).
 DURATIONS_KEEP_DAYS = 8
 
@@ -41,7 +43,8 @@ def service_key(organization_id: str | None) -> str:
 
 
 def job_counts(*, organization_id: str | None) -> tuple[list[tuple[str, str, int]], int]:
-    """(job_type, status, jobs) for every non-zero figure, and how many figure rows were read."""
+    """(job_type, status, jobs) for every non-zero figure, and how many ledger rows past
+    one per key it read (0 on SQLite; on PostgreSQL, what compact_figures would fold)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT job_type, status, SUM(n), COUNT(*) FROM background_job_counts WHERE organization_id = %s "
@@ -49,22 +52,22 @@ def job_counts(*, organization_id: str | None) -> tuple[list[tuple[str, str, int
             [service_key(organization_id)],
         )
         rows = cursor.fetchall()
-    return [(t, s, int(n)) for t, s, n, _ in rows if n], sum(r[3] for r in rows)
+    return [(t, s, int(n)) for t, s, n, _ in rows if n], sum(r[3] - 1 for r in rows)
 
 
-def attempt_durations(*, organization_id: str | None, since: datetime) -> tuple[dict[str, dict[str, Any]], int]:
+def attempt_durations(*, organization_id: str | None, since: datetime) -> dict[str, dict[str, Any]]:
     """Per job type, over the attempts that finished in the hours from `since` (an hour
-    boundary): runs, succeeded, summed duration and runs per bucket; and the rows read."""
+    boundary): runs, succeeded, summed duration and (bucket, runs) pairs."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT job_type, bucket, SUM(runs), SUM(succeeded), SUM(total_ms), COUNT(*) "
+            "SELECT job_type, bucket, SUM(runs), SUM(succeeded), SUM(total_ms) "
             "FROM background_job_durations WHERE organization_id = %s AND hour >= %s "
             "GROUP BY job_type, bucket ORDER BY job_type, bucket",
             [service_key(organization_id), connection.ops.adapt_datetimefield_value(since)],
         )
         rows = cursor.fetchall()
     per_type: dict[str, dict[str, Any]] = {}
-    for job_type, bucket, runs, succeeded, total_ms, _ in rows:
+    for job_type, bucket, runs, succeeded, total_ms in rows:
         if not runs:
             continue
         row = per_type.setdefault(job_type, {"runs": 0, "succeeded": 0, "total_ms": 0.0, "buckets": []})
@@ -72,7 +75,7 @@ def attempt_durations(*, organization_id: str | None, since: datetime) -> tuple[
         row["succeeded"] += int(succeeded)
         row["total_ms"] += float(total_ms)
         row["buckets"].append((int(bucket), int(runs)))
-    return per_type, sum(r[5] for r in rows)
+    return per_type
 
 
 def p95_upper_edge(buckets: list[tuple[int, int]], runs: int) -> float:
@@ -86,36 +89,39 @@ def p95_upper_edge(buckets: list[tuple[int, int]], runs: int) -> float:
     return BUCKET_EDGES_MS[-1]
 
 
+_FIGURES = {
+    "background_job_counts": (("job_type", "status"), ("n",)),
+    "background_job_durations": (("job_type", "hour", "bucket"), ("runs", "succeeded", "total_ms")),
+}
+
+
 def compact_figures(*, organization_id: str | None = None, all_organizations: bool = False) -> int:
-    """PostgreSQL: fold ledger rows into one row per key (one organization's, or every
-    one's); returns the rows removed. Safe beside writers and other compactions: each
-    statement sums exactly the rows its DELETE removed. SQLite keeps one row per key: no-op."""
+    """PostgreSQL: fold the ledger rows of every key that has more than one into one row
+    (one organization's keys, or every one's); returns the rows removed. Safe beside
+    writers and other compactions: each statement re-inserts the sum of exactly the rows
+    its own DELETE removed. SQLite keeps one row per key: nothing to do."""
     if connection.vendor != "postgresql":
         return 0
-    where, params = ("", []) if all_organizations else ("WHERE organization_id = %s", [service_key(organization_id)])
     removed = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH gone AS (DELETE FROM background_job_counts {where}
-                    RETURNING organization_id, job_type, status, n),
-                kept AS (INSERT INTO background_job_counts (organization_id, job_type, status, n)
-                    SELECT organization_id, job_type, status, SUM(n) FROM gone
-                    GROUP BY organization_id, job_type, status HAVING SUM(n) <> 0 RETURNING 1)
-                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""",
-            params,
-        )
-        removed += cursor.fetchone()[0]
-        cursor.execute(
-            f"""WITH gone AS (DELETE FROM background_job_durations {where}
-                    RETURNING organization_id, job_type, hour, bucket, runs, succeeded, total_ms),
-                kept AS (INSERT INTO background_job_durations
-                        (organization_id, job_type, hour, bucket, runs, succeeded, total_ms)
-                    SELECT organization_id, job_type, hour, bucket, SUM(runs), SUM(succeeded), SUM(total_ms)
-                    FROM gone GROUP BY organization_id, job_type, hour, bucket HAVING SUM(runs) <> 0 RETURNING 1)
-                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""",
-            params,
-        )
-        removed += cursor.fetchone()[0]
+        for table, (key, values) in _FIGURES.items():
+            key = ("organization_id", *key)
+            where, params = (
+                ("", []) if all_organizations else ("WHERE organization_id = %s", [service_key(organization_id)])
+            )
+            cols = ", ".join(key)
+            match = " AND ".join(f"f.{c} = dup.{c}" for c in key)
+            sums = ", ".join(f"SUM({v})" for v in values)
+            cursor.execute(
+                f"""WITH dup AS (SELECT {cols} FROM {table} {where} GROUP BY {cols} HAVING COUNT(*) > 1),
+                    gone AS (DELETE FROM {table} f USING dup WHERE {match}
+                        RETURNING {", ".join(f"f.{c}" for c in (*key, *values))}),
+                    kept AS (INSERT INTO {table} ({cols}, {", ".join(values)})
+                        SELECT {cols}, {sums} FROM gone GROUP BY {cols} HAVING SUM({values[0]}) <> 0 RETURNING 1)
+                    SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""",
+                params,
+            )
+            removed += cursor.fetchone()[0]
     return removed
 
 
@@ -126,3 +132,12 @@ def prune_durations(*, before: datetime) -> int:
             "DELETE FROM background_job_durations WHERE hour < %s", [connection.ops.adapt_datetimefield_value(before)]
         )
         return cursor.rowcount
+
+
+def maintain_figures(organization_id: str | None) -> int:
+    """The cleanup job's step: fold the ledger and drop duration hours no window reads.
+    Service-wide (organization None) only: the figures are one table for everyone."""
+    if organization_id is not None:
+        return 0
+    pruned = prune_durations(before=timezone.now() - timedelta(days=DURATIONS_KEEP_DAYS))
+    return pruned + compact_figures(all_organizations=True)

@@ -38,7 +38,7 @@ def real_durations(organization_id: str | None, since) -> dict:
 
 
 def kept_durations(organization_id: str | None, since) -> dict:
-    per_type, _ = attempt_durations(organization_id=organization_id, since=since)
+    per_type = attempt_durations(organization_id=organization_id, since=since)
     return {t: (r["runs"], r["succeeded"], round(r["total_ms"], 3)) for t, r in per_type.items()}
 
 
