@@ -555,6 +555,11 @@ def _plan(queryset) -> str:
         ({"status": "failed"}, "bg_jobs_org_status_list_idx"),
         ({"job_type": "test_noop"}, "bg_jobs_org_type_list_idx"),
         ({"priority": 1}, "bg_jobs_org_priority_list_idx"),
+        ({"status": "failed", "job_type": "test_noop"}, "bg_jobs_org_type_status_idx"),
+        ({"status": "failed", "priority": 1}, "bg_jobs_org_status_prio_idx"),
+        ({"job_type": "test_noop", "priority": 1}, "bg_jobs_org_type_prio_idx"),
+        # All three: any two-filter index (it holds the third column too).
+        ({"status": "queued", "job_type": "test_noop", "priority": 0}, "_idx (organization_id=? AND "),
     ],
 )
 def test_list__page_query_reads_an_index_in_the_lists_order(org, filters, index):
@@ -570,6 +575,38 @@ def test_list__page_query_reads_an_index_in_the_lists_order(org, filters, index)
     # take the plain list index and filter on the way: either way one of the list indexes,
     # and no sort (the index gives the order).
     assert (index if connection.vendor == "sqlite" else "bg_jobs_org_") in plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?status=queued", "?status=queued&job_type=test_noop&priority=medium", "?job_type=test_noop&priority=high"],
+)
+def test_list__a_page_is_five_statements_and_its_bounded_count_reads_a_list_index(admin_client, org, query):
+    """Auth (user, its two permission lookups), the bounded count, the page. The count
+    follows the same list index as the page: with every filter in its prefix, a
+    combination that matches nothing is ruled out without reading a row."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        enqueue(org)
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(URL + query)
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
+    [count_sql] = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {count_sql}")
+            plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+            assert "COVERING INDEX bg_jobs_org_" in plan, plan
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {count_sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Index" in plan and "bg_jobs_claim_idx" not in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan
 
 
