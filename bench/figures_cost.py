@@ -1,6 +1,7 @@
 """What /stats' figure triggers (migration jobs/0012_lists_stats_figures) cost the writes
-that carry them: enqueue one job per call, a bulk enqueue, and status changes in batches
-(as claims and outcomes are), each timed with the triggers on and off, back to back.
+that carry them: enqueue one job per call, a bulk enqueue, status changes in batches (as
+claims and outcomes are) and an in-process worker over no-op jobs, each timed with the
+triggers on and off, back to back.
 
     .venv/bin/python bench/figures_cost.py --db sqlite|postgres [--jobs N] [--repeat K]
 
@@ -92,6 +93,15 @@ def run_once(org, jobs: int) -> dict[str, float]:
             with transaction.atomic():
                 BackgroundJob.objects.filter(pk__in=ids[i : i + 100]).update(status=status)
     rates["status changes, batches of 100"] = 2 * len(ids) / (time.perf_counter() - t0)
+    # The worker's whole path (claim, run, record outcome + attempt rows), in this process.
+    import jobs.worker as worker_module
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM background_jobs")
+    job_enqueue_many(organization=org, job_type="noop", payloads=[None] * (jobs // 2))
+    t0 = time.perf_counter()
+    worker_module.Worker(concurrency=4, burst=True, poll_interval=0.05).run()
+    rates["worker, no-op jobs (in process, 4 threads)"] = (jobs // 2) / (time.perf_counter() - t0)
     return rates
 
 
