@@ -1,20 +1,26 @@
 """The figures GET /stats reads instead of counting a million rows.
 
-- `background_job_counts`: jobs per (organization, job type, status).
+- `background_job_counts`: finished jobs (completed, failed, cancelled) per
+  (organization, job type, status). Queued and processing jobs — the pending queue, short
+  in steady operation — are counted live from the (organization, status, …, job_type)
+  list index.
 - `background_job_durations`: attempts per (organization, job type, hour finished,
   duration bucket), with their completed count and summed duration.
 
 Database triggers keep both (migration 0012_lists_stats_figures), in the transaction that
-inserts, updates or deletes a job or an attempt. A trigger is the one place that sees
-every path that changes a job's status — the worker's batched outcomes, claims, lease
-recovery, cancel, retry, the admin's bulk actions, retention's deletes, a raw UPDATE — so
-the counts cannot drift from the rows, whatever code is added later.
+writes a job or an attempt. A trigger is the one place that sees every path that moves a
+job into or out of a finished status — the worker's batched outcomes, lease recovery,
+cancel, retry, the admin's bulk actions, retention's deletes, a raw UPDATE — so the counts
+cannot drift from the rows, whatever code is added later. An enqueue (a job is born
+queued) and a claim fire no trigger work: on SQLite there is no INSERT trigger at all (any
+row trigger there halves a bulk insert's rate), so a job INSERTed already finished by
+hand-written SQL is missed until `rebuild_figures()`; on PostgreSQL a row trigger counts it.
 
 SQLite has one writer at a time: its row triggers upsert the one row of each key.
-PostgreSQL runs writers concurrently, and an upsert there would make every enqueue of one
-(organization, job type) wait on the same row lock until commit; its statement triggers
-append deltas instead (a ledger: one row per key a statement changed, the sum of a key's
-rows is its figure) and `compact_figures` folds them back into one row per key.
+PostgreSQL runs writers concurrently, and an upsert there would make every outcome of one
+(organization, job type) wait on the same row lock until commit; its triggers append
+deltas instead (a ledger: the sum of a key's rows is its figure; UPDATE and DELETE add one
+row per key a statement changed) and `compact_figures` folds them back into one row per key.
 
 Durations are kept in buckets 2^(1/4) apart (each at most 19 % wider than its lower
 edge): /stats reports the p95 as the upper edge of the bucket that holds the
@@ -27,6 +33,10 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from jobs.models import FINISHED_STATUSES, JobStatus
+
+PENDING_STATUSES = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
 
 # Must match the edges frozen in jobs/migrations/0012_lists_stats_figures.py.
 BUCKET_EDGES_MS: tuple[float, ...] = tuple(2 ** (k / 4) for k in range(-16, 100))
@@ -43,16 +53,41 @@ def service_key(organization_id: str | None) -> str:
 
 
 def job_counts(*, organization_id: str | None) -> tuple[list[tuple[str, str, int]], int]:
-    """(job_type, status, jobs) for every non-zero figure, and how many ledger rows past
-    one per key it read (0 on SQLite; on PostgreSQL, what compact_figures would fold)."""
+    """(job_type, status, jobs) for every non-zero count: finished ones from the kept
+    figures, queued and processing ones counted live; and how many ledger rows past one per
+    key it read (0 on SQLite; on PostgreSQL, what compact_figures would fold)."""
+    key = service_key(organization_id)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT job_type, status, SUM(n), COUNT(*) FROM background_job_counts WHERE organization_id = %s "
-            "GROUP BY job_type, status ORDER BY job_type, status",
-            [service_key(organization_id)],
+            "GROUP BY job_type, status",
+            [key],
         )
-        rows = cursor.fetchall()
-    return [(t, s, int(n)) for t, s, n, _ in rows if n], sum(r[3] - 1 for r in rows)
+        kept = cursor.fetchall()
+        # Ordered as the (organization, status, priority, …, job_type) list index, which
+        # covers it: a range per status, no row read.
+        where = "organization_id IS NULL" if organization_id is None else "organization_id = %s"
+        cursor.execute(
+            f"SELECT job_type, status, COUNT(*) FROM background_jobs WHERE {where} AND status IN (%s, %s) "
+            "GROUP BY status, job_type",
+            [*([organization_id] if organization_id is not None else []), *PENDING_STATUSES],
+        )
+        live = cursor.fetchall()
+    counts = sorted([(t, s, int(n)) for t, s, n, _ in kept if n] + [(t, s, int(n)) for t, s, n in live if n])
+    return counts, sum(r[3] - 1 for r in kept)
+
+
+def rebuild_figures() -> None:
+    """Recount the finished jobs' figures from the rows (after jobs were INSERTed already
+    finished by hand-written SQL on SQLite, e.g. bench/lists.py's million rows)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM background_job_counts")
+        cursor.execute(
+            "INSERT INTO background_job_counts (organization_id, job_type, status, n) "
+            "SELECT COALESCE(organization_id, ''), job_type, status, COUNT(*) FROM background_jobs "
+            "WHERE status IN (%s, %s, %s) GROUP BY 1, 2, 3",
+            [status.value for status in FINISHED_STATUSES],
+        )
 
 
 def attempt_durations(*, organization_id: str | None, since: datetime) -> dict[str, dict[str, Any]]:
