@@ -17,7 +17,8 @@ WRONG = "wrong-password-123"
 
 @pytest.fixture
 def limits(settings):
-    """Small budgets so a test spends one in a few calls."""
+    """Small budgets so a test spends one in a few calls, counted per hour: a one-minute
+    window could end mid-test and restart the count (django-ratelimit's fixed windows)."""
 
     def set_limits(*, ip: str = "1000/m", username: str = "1000/m") -> None:
         settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_ip": ip, "login_username": username}
@@ -38,19 +39,19 @@ def form_login(path: str, username: str, password: str, address: str = "10.0.0.1
 
 
 def test_api__per_address__over_the_budget_is_429_with_retry_after(limits, admin_user):
-    limits(ip="3/m")
+    limits(ip="3/h")
     for username in ["alice", "bob", "carol"]:
         assert api_login(username, WRONG).status_code == 401
 
     refused = api_login("dave", WRONG)
 
     assert refused.status_code == 429
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert 1 <= int(refused["Retry-After"]) <= 3600
     assert "from your address" in refused.json()["detail"]
 
 
 def test_api__per_address__the_right_password_is_refused_too_and_other_addresses_go_on(limits, admin_user):
-    limits(ip="2/m")
+    limits(ip="2/h")
     api_login("alice", WRONG)
     api_login("alice", WRONG)
 
@@ -59,7 +60,7 @@ def test_api__per_address__the_right_password_is_refused_too_and_other_addresses
 
 
 def test_api__per_username__over_the_budget_is_429_from_any_address(limits, admin_user):
-    limits(username="3/m")
+    limits(username="3/h")
     for address in ["10.0.0.1", "10.0.0.2", "10.0.0.3"]:
         assert api_login("alice", WRONG, address).status_code == 401
 
@@ -71,7 +72,7 @@ def test_api__per_username__over_the_budget_is_429_from_any_address(limits, admi
 
 
 def test_api__per_username__case_does_not_give_a_new_budget(limits, admin_user):
-    limits(username="2/m")
+    limits(username="2/h")
     api_login("alice", WRONG, "10.0.0.1")
     api_login("ALICE", WRONG, "10.0.0.2")
 
@@ -79,7 +80,7 @@ def test_api__per_username__case_does_not_give_a_new_budget(limits, admin_user):
 
 
 def test_api__per_username__other_users_are_not_affected(limits, admin_user, member_user):
-    limits(username="2/m")
+    limits(username="2/h")
     api_login("alice", WRONG)
     api_login("alice", WRONG)
 
@@ -87,7 +88,7 @@ def test_api__per_username__other_users_are_not_affected(limits, admin_user, mem
 
 
 def test_api__unknown_usernames_spend_their_budget_like_real_ones(limits, db):
-    limits(username="1/m")
+    limits(username="1/h")
     assert api_login("nobody", WRONG).status_code == 401
 
     assert api_login("nobody", WRONG, "10.0.0.2").status_code == 429
@@ -95,7 +96,7 @@ def test_api__unknown_usernames_spend_their_budget_like_real_ones(limits, db):
 
 @pytest.mark.parametrize("username", ["\x00", "\ud800", "x" * 10_000], ids=["nul", "surrogate", "long"])
 def test_counting__any_username_text_counts_without_error(username, limits, rf):
-    limits(username="1/m")
+    limits(username="1/h")
     request = rf.post(TOKEN_URL)
 
     assert login_attempt_check(request, username=username) is None
@@ -103,7 +104,7 @@ def test_counting__any_username_text_counts_without_error(username, limits, rf):
 
 
 def test_api__x_forwarded_for_is_not_trusted_by_default(limits, admin_user):
-    limits(ip="2/m")
+    limits(ip="2/h")
     api_login("alice", WRONG, HTTP_X_FORWARDED_FOR="192.0.2.1")
     api_login("bob", WRONG, HTTP_X_FORWARDED_FOR="192.0.2.2")
 
@@ -112,7 +113,7 @@ def test_api__x_forwarded_for_is_not_trusted_by_default(limits, admin_user):
 
 def test_api__the_proxy_header_counts_when_configured(limits, admin_user, settings):
     settings.LOGIN_CLIENT_IP_HEADER = "X-Forwarded-For"
-    limits(ip="1/m")
+    limits(ip="1/h")
     # One proxy at 10.0.0.1; what the client wrote comes first, what the proxy saw last.
     assert api_login("alice", WRONG, HTTP_X_FORWARDED_FOR="203.0.113.9, 192.0.2.1").status_code == 401
 
@@ -122,7 +123,7 @@ def test_api__the_proxy_header_counts_when_configured(limits, admin_user, settin
 
 def test_api__with_limits_disabled_nothing_is_counted(limits, admin_user, settings):
     settings.RATELIMIT_ENABLE = False
-    limits(ip="1/m", username="1/m")
+    limits(ip="1/h", username="1/h")
 
     assert [api_login("alice", WRONG).status_code for _ in range(3)] == [401, 401, 401]
 
@@ -139,7 +140,7 @@ def operator(admin_user):
 
 @pytest.mark.parametrize("path", [ADMIN_LOGIN, "/api-auth/login/"])
 def test_form__per_address__over_the_budget_is_a_429_page(path, limits, operator):
-    limits(ip="2/m")
+    limits(ip="2/h")
     assert form_login(path, "alice", WRONG).status_code == 200  # the form again, with its error
     assert form_login(path, "bob", WRONG).status_code == 200
 
@@ -154,7 +155,7 @@ def test_form__per_address__over_the_budget_is_a_429_page(path, limits, operator
 
 
 def test_admin__per_username__over_the_budget_is_a_429_page_and_no_session(limits, operator):
-    limits(username="2/m")
+    limits(username="2/h")
     form_login(ADMIN_LOGIN, "alice", WRONG, "10.0.0.1")
     form_login(ADMIN_LOGIN, "alice", WRONG, "10.0.0.2")
     browser = Client(REMOTE_ADDR="10.0.0.3")
@@ -167,7 +168,7 @@ def test_admin__per_username__over_the_budget_is_a_429_page_and_no_session(limit
 
 
 def test_admin__below_the_budget_logs_in(limits, operator):
-    limits(ip="3/m", username="3/m")
+    limits(ip="3/h", username="3/h")
     form_login(ADMIN_LOGIN, "alice", WRONG)
     browser = Client(REMOTE_ADDR="10.0.0.1")
 
@@ -178,7 +179,7 @@ def test_admin__below_the_budget_logs_in(limits, operator):
 
 
 def test_admin__get_of_the_login_page_spends_nothing(limits, operator):
-    limits(ip="1/m")
+    limits(ip="1/h")
     for _ in range(3):
         assert Client(REMOTE_ADDR="10.0.0.1").get(ADMIN_LOGIN).status_code == 200
 
@@ -186,7 +187,7 @@ def test_admin__get_of_the_login_page_spends_nothing(limits, operator):
 
 
 def test_doors_share_the_budget__guesses_on_the_api_count_at_the_admin(limits, operator):
-    limits(username="2/m")
+    limits(username="2/h")
     api_login("alice", WRONG, "10.0.0.1")
     api_login("alice", WRONG, "10.0.0.2")
 
@@ -217,7 +218,7 @@ def test_failed_login__logs_username_and_address_never_the_password(door, caplog
 
 
 def test_failed_login__the_refusal_is_logged_too_without_the_password(caplog, limits, admin_user):
-    limits(username="1/m")
+    limits(username="1/h")
     caplog.set_level(logging.INFO)
     api_login("alice", "first-guess-1")
 
