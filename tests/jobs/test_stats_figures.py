@@ -135,3 +135,27 @@ def test_stats_reads_a_bounded_number_of_statements(admin_client, org, django_as
 
     assert response.status_code == 200
     assert response.json()["by_status"]["queued"] == 30
+
+
+def test_stats_counts_the_pending_queue_along_a_covering_list_index(admin_client, org):
+    """Queued and processing jobs are counted live: a range of the (organization, status,
+    priority, …, job_type) index per status, never a walk over every job."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        job_enqueue(organization=org, job_type="test_noop")
+    with CaptureQueriesContext(connection) as ctx:
+        assert admin_client.get("/api/system/background-jobs/stats").status_code == 200
+    [live] = [q["sql"] for q in ctx.captured_queries if "status IN (" in q["sql"] and "COUNT(*)" in q["sql"]]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {live}")
+            plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+            assert "COVERING INDEX bg_jobs_org_status_prio_idx (organization_id=? AND status=?)" in plan, plan
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a test-sized table
+            cursor.execute(f"EXPLAIN {live}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Index Only Scan using bg_jobs_org_status" in plan, plan
