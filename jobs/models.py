@@ -133,8 +133,10 @@ class BackgroundJob(models.Model):
                 fields=["organization", "job_type", "status", "-created_at", "-id", "priority"],
                 name="bg_jobs_org_type_status_idx",
             ),
+            # available_at last: /stats' queue figures (due, scheduled, oldest due) and its
+            # live count of queued / processing jobs read this index alone.
             models.Index(
-                fields=["organization", "status", "priority", "-created_at", "-id", "job_type"],
+                fields=["organization", "status", "priority", "-created_at", "-id", "job_type", "available_at"],
                 name="bg_jobs_org_status_prio_idx",
             ),
             models.Index(

@@ -176,6 +176,7 @@ def drop(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('hcm', '0005_metric_counters'),
         ('jobs', '0011_job_queue_name_request_id'),
     ]
 
@@ -210,4 +211,14 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(create, drop),
+        # available_at joins the (organization, status, priority, ...) list index, so /stats'
+        # queue figures and live pending count read the index alone.
+        migrations.RemoveIndex(
+            model_name='backgroundjob',
+            name='bg_jobs_org_status_prio_idx',
+        ),
+        migrations.AddIndex(
+            model_name='backgroundjob',
+            index=models.Index(fields=['organization', 'status', 'priority', '-created_at', '-id', 'job_type', 'available_at'], name='bg_jobs_org_status_prio_idx'),
+        ),
     ]
