@@ -122,9 +122,9 @@ def main() -> int:
     org = Organization.objects.create(slug="bench-figures", name="Bench figures")
     results: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     for _ in range(args.repeat):
-        for on in (True, False):  # alternate, so drift in the machine's load hits both
-            set_triggers(on)
-            results[on].append(run_once(org, args.jobs))
+        for enabled in (True, False):  # alternate, so drift in the machine's load hits both
+            set_triggers(enabled)
+            results[enabled].append(run_once(org, args.jobs))
     set_triggers(True)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n{args.db}, {args.jobs:,} jobs, median of {args.repeat} (load average {load})\n")

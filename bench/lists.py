@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -212,7 +213,7 @@ def main() -> int:
         "?status=queued&job_type=noop&priority=medium",
         "?limit=200",
     ]
-    rows = []
+    rows: list[tuple[str, float, float, Any, Any, float | None]] = []
     cursor_from = None
     for query in queries:
         p50, p95, body = measure(client, base + query, args.samples)
