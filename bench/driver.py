@@ -31,6 +31,10 @@ def emit(**fields) -> None:
 class Ours:
     """The project's job system: jobs.services.job_enqueue and the background_jobs table."""
 
+    # BENCH_JOB_TYPE: run.py's many-workers scenario queues bench/bench_jobs.py's
+    # bench_record jobs (which record each run) instead of no-ops.
+    job_type = os.environ.get("BENCH_JOB_TYPE", "noop")
+
     tables = ("background_job_attempts", "background_jobs", "background_job_workers")
 
     def __init__(self) -> None:
@@ -43,13 +47,13 @@ class Ours:
         self.org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
 
     def enqueue_one(self) -> str:
-        job, _ = self.job_enqueue(organization=self.org, job_type="noop")
+        job, _ = self.job_enqueue(organization=self.org, job_type=self.job_type)
         return job.id
 
     def enqueue_bulk(self, n: int) -> None:
         from jobs.services import job_enqueue_many
 
-        job_enqueue_many(organization=self.org, job_type="noop", payloads=[None] * n)
+        job_enqueue_many(organization=self.org, job_type=self.job_type, payloads=[None] * n)
 
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
@@ -244,6 +248,18 @@ def action_latency(system: str, samples: int, timeout: float) -> None:
     )
 
 
+def action_pause(resume: bool) -> None:
+    """Pause (or resume) ours' BENCH_JOB_TYPE service-wide: run.py's many-workers scenario
+    holds the queued jobs until every worker process is up, so none gets a head start."""
+    from jobs.services import job_type_pause, job_type_resume
+
+    if resume:
+        job_type_resume(job_type=Ours.job_type, organization=None, by="bench")
+    else:
+        job_type_pause(job_type=Ours.job_type, organization=None, by="bench")
+    emit(ok=True)
+
+
 def _wait_started(s, ids: list[str], timeout: float) -> dict[str, datetime]:
     deadline = time.monotonic() + timeout
     while True:
@@ -260,7 +276,9 @@ def make_system(system: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=["ours", "tasksdb"])
-    parser.add_argument("action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency"])
+    parser.add_argument(
+        "action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency", "pause", "resume"]
+    )
     parser.add_argument("n", type=int, nargs="?", default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
@@ -277,6 +295,8 @@ def main() -> None:
         action_seed(args.system, args.n)
     elif args.action == "wait":
         action_wait(args.system, args.n, args.timeout)
+    elif args.action in ("pause", "resume"):
+        action_pause(resume=args.action == "resume")
     else:
         action_latency(args.system, args.n, args.timeout)
 

@@ -1,5 +1,6 @@
-"""The benchmark's results as a markdown table: one row per figure, ours beside
-django-tasks-db's, their ratio, and the issue's target where it sets one."""
+"""The benchmark's results as a markdown table: one row per figure, ours beside a peer's
+(django-tasks-db, or Procrastinate / Celery on the rows they join), their ratio, and the
+issue's target where it sets one."""
 
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ class Row:
     ours: Figure | None
     theirs: Figure | None = None
     target: Target | None = None
+    vs: str = "django-tasks-db"  # the peer in the theirs column
+    theirs_error: str | None = None  # why the peer could not run: printed loudly in its cell
 
 
 def fmt(value: float, unit: str) -> str:
@@ -57,17 +60,20 @@ def _ratio(x: float) -> str:
 
 def render(rows: list[Row]) -> str:
     lines = [
-        "| DB | Metric | ours | N | django-tasks-db | N | ours / theirs | target |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| DB | Metric | ours | N | vs | theirs | N | ours / theirs | target |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         ours, ours_n = _cell(r.ours, r.unit)
         theirs, theirs_n = _cell(r.theirs, r.unit)
+        vs = r.vs if r.theirs or r.theirs_error else "—"
+        if r.theirs_error:
+            theirs = f"**could not run here**: {r.theirs_error}"
         ratio = _ratio(r.ours.value / r.theirs.value) if r.ours and r.theirs and r.theirs.value else "—"
         target = "—"
         if r.target and r.ours:
             verdict = "met" if r.target.met(r.ours.value) else "**NOT met**"
             extra = f" {r.target.extra_text}" if r.target.extra_text else ""
             target = f"{r.target.text}{extra}: {verdict}"
-        lines.append(f"| {r.db} | {r.metric} | {ours} | {ours_n} | {theirs} | {theirs_n} | {ratio} | {target} |")
+        lines.append(f"| {r.db} | {r.metric} | {ours} | {ours_n} | {vs} | {theirs} | {theirs_n} | {ratio} | {target} |")
     return "\n".join(lines)

@@ -1,10 +1,13 @@
-"""Benchmark the project's job system against django-tasks-db, on SQLite and PostgreSQL.
+"""Benchmark the project's job system against django-tasks-db, Procrastinate and Celery,
+on SQLite and PostgreSQL.
 
     .venv/bin/python bench/run.py [--jobs N] [--db sqlite|postgres|both] [--quick]
 
 Prints a markdown table: enqueue rate, throughput with 1 and 2 worker processes (no-op
 jobs), enqueue-to-start latency with an idle worker, and worker memory, each beside
-django-tasks-db's figure with the ratio, and the issue's targets marked met / NOT met.
+django-tasks-db's figure with the ratio (Procrastinate's and Celery's too beside the
+throughput and latency rows); on PostgreSQL, 1, 2, 4 and 8 worker processes over one
+queue checked for each job running exactly once; the issue's targets marked met / NOT met.
 Each system gets its own dedicated database (created here, dropped at the end); every
 run starts from empty tables. Nothing is tuned for the benchmark: both workers run with
 their default options, except the ones the notes under the table name.
@@ -18,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +31,18 @@ from procs import PROJECT_DIR, PYTHON, BenchError, WorkerProcs, driver, load_ave
 from report import Figure, Row, Target, render
 
 WORK_DIR = PROJECT_DIR / "var" / "bench"
+BENCH_DIR = PROJECT_DIR / "bench"
+PEERS_DIR = BENCH_DIR / "peers"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
 # BENCH_DB_SUFFIX keeps two benchmark runs on one PostgreSQL server (e.g. two engineers'
 # worktrees) from dropping each other's databases.
 _SUFFIX = f"_{os.environ['BENCH_DB_SUFFIX']}" if os.environ.get("BENCH_DB_SUFFIX") else ""
-DB_NAMES = {"ours": f"bench_hcm{_SUFFIX}", "tasksdb": f"bench_tasksdb{_SUFFIX}"}
+DB_NAMES = {
+    "ours": f"bench_hcm{_SUFFIX}",
+    "tasksdb": f"bench_tasksdb{_SUFFIX}",
+    "procrastinate": f"bench_procrastinate{_SUFFIX}",
+}
 DB_LABEL = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 T = TypeVar("T")
 
@@ -55,17 +65,20 @@ class Plan:
     quick: bool
     keep: bool
     repeat: int
+    peer_jobs: int = 5_000
+    many_jobs: int = 100_000
 
 
 @dataclass
 class Results:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    peers: dict[str, str] = field(default_factory=dict)  # how each peer ran, for the notes
 
 
 def main() -> int:
     plan = parse_args()
-    ensure_tasksdb_installed()
+    ensure_peers_installed()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     results = Results()
     load_before = load_average()
@@ -87,6 +100,10 @@ def parse_args() -> Plan:
     parser.add_argument("--enqueue-jobs", type=int, help="Jobs enqueued to time the enqueue rate (default 5,000).")
     parser.add_argument("--memory-jobs", type=int, help="Jobs for the memory run of ours (default 100,000).")
     parser.add_argument("--latency-samples", type=int, help="Jobs timed for latency (default 200).")
+    parser.add_argument("--peer-jobs", type=int, help="Jobs per throughput run of Procrastinate, Celery (default N/4).")
+    parser.add_argument(
+        "--many-jobs", type=int, help="Jobs per run of the PostgreSQL 1/2/4/8-process scenario (default 100,000)."
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="Small runs (2,000 jobs; memory over 10,000 jobs).")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark databases afterwards.")
@@ -105,16 +122,20 @@ def parse_args() -> Plan:
         quick=a.quick,
         keep=a.keep,
         repeat=max(1, a.repeat),
+        peer_jobs=a.peer_jobs or max(500, jobs // 4),
+        many_jobs=a.many_jobs or (10_000 if a.quick else 100_000),
     )
 
 
-def ensure_tasksdb_installed() -> None:
-    """django-tasks-db is the benchmark's alone: install bench/requirements.txt when missing."""
-    if importlib.util.find_spec("django_tasks_db") is None:
-        print("installing bench/requirements.txt (django-tasks-db) ...", file=sys.stderr)
+def ensure_peers_installed() -> None:
+    """django-tasks-db, Procrastinate and Celery are the benchmark's alone: install
+    bench/requirements.txt when one is missing. A peer that still cannot be imported is
+    reported in the table (could not run), not skipped."""
+    if any(importlib.util.find_spec(m) is None for m in ("django_tasks_db", "procrastinate", "celery")):
+        print("installing bench/requirements.txt (the peers) ...", file=sys.stderr)
         subprocess.run(
             [PYTHON, "-m", "pip", "install", "--quiet", "-r", str(PROJECT_DIR / "bench" / "requirements.txt")],
-            check=True,
+            check=False,
         )
 
 
@@ -253,7 +274,10 @@ def run_database(db: str, plan: Plan, results: Results) -> None:
         results.rows.extend(enqueue_rows(db, plan))
         theirs1 = throughput_rows(db, plan, results)
         results.rows.extend(latency_rows(db, plan))
+        peer_rows(db, plan, results)
         results.rows.extend(memory_rows(db, plan, theirs1, results))
+        if db == "postgres":
+            many_workers_rows(plan, results)
     finally:
         if not plan.keep:
             for system in ("ours", "tasksdb"):
@@ -387,6 +411,210 @@ def memory_rows(db: str, plan: Plan, theirs1: Run, results: Results) -> list[Row
     ]
 
 
+# --- Procrastinate and Celery beside ours (bench/peers/) ----------------------------------
+
+PEER_METRICS = {
+    "Throughput, 1 worker process": "throughput1",
+    "Throughput, 2 worker processes": "throughput2",
+    "Enqueue-to-start latency p50, idle worker": "p50",
+    "Enqueue-to-start latency p95, idle worker": "p95",
+}
+
+
+def peer_rows(db: str, plan: Plan, results: Results) -> None:
+    """Procrastinate (PostgreSQL only) and Celery (Redis; no database) measured like ours,
+    each row put under ours' row of the same metric. A peer that fails to run gets rows
+    that say so, with the reason."""
+    label = DB_LABEL[db]
+    peers = ["procrastinate", "celery"] if db == "postgres" else ["celery"]
+    for key in peers:
+        progress(f"{label}: {key}, throughput and latency")
+        title, figures, error, description = measure_peer(key, db, plan)
+        if description:
+            results.peers.setdefault(key, description)
+        for metric, what in PEER_METRICS.items():
+            ours_row = next((r for r in results.rows if r.db == label and r.metric == metric), None)
+            if ours_row is None:
+                continue
+            theirs = figures.get(what)
+            target = None
+            if what == "p50" and db == "postgres" and theirs is not None:
+                # Issue 13: pickup p50 on PostgreSQL ahead of Procrastinate and Celery.
+                target = Target(theirs.value, False, f"ahead of {title.split()[0]}")
+            row = Row(label, metric, ours_row.unit, ours_row.ours, theirs, target, vs=title, theirs_error=error)
+            at = results.rows.index(ours_row) + 1
+            while at < len(results.rows) and results.rows[at].metric == metric and results.rows[at].vs != ours_row.vs:
+                at += 1  # after the peers already placed under this row
+            results.rows.insert(at, row)
+
+
+def measure_peer(key: str, db: str, plan: Plan) -> tuple[str, dict[str, Figure], str | None, str]:
+    """(title, figures by PEER_METRICS value, error, how it ran); error says why it could
+    not run."""
+    title = {"procrastinate": "Procrastinate", "celery": "Celery"}[key]
+    figures: dict[str, Figure] = {}
+    log_dir = WORK_DIR / "log"
+    try:
+        if str(PEERS_DIR) not in sys.path:
+            sys.path.insert(0, str(PEERS_DIR))
+        import measure  # bench/peers/measure.py
+
+        record = WORK_DIR / f"{key}-{db}{_SUFFIX}.records"
+        peer: measure.Peer
+        if key == "procrastinate":
+            create_database(db, "procrastinate")
+            peer = measure.ProcrastinatePeer(record, PG_URL.format(name=DB_NAMES["procrastinate"]))
+            peer.setup()
+        else:
+            peer = measure.CeleryPeer(record)
+        title = peer.title
+        for processes in (1, 2):
+            runs = [measure.measure_throughput(peer, plan.peer_jobs, processes, log_dir) for _ in range(plan.repeat)]
+            run = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
+            if run.duplicates:
+                raise BenchError(f"{run.duplicates} jobs ran twice")
+            figures[f"throughput{processes}"] = Figure(run.rate, run.n)
+        latency = measure.measure_latency(peer, plan.latency_samples, log_dir)
+        figures["p50"] = Figure(latency["p50"], latency["samples"])
+        figures["p95"] = Figure(latency["p95"], latency["samples"])
+        return title, figures, None, peer.describe()
+    except Exception as exc:  # noqa: BLE001 - any failure is reported in the table, loudly
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split()).replace("|", "/")[:300]
+        print(f"{title} could not run: {reason}", file=sys.stderr)
+        return title, figures, reason, ""
+    finally:
+        if key == "procrastinate" and not plan.keep:
+            try:
+                drop_database(db, "procrastinate")
+            except Exception as exc:  # noqa: BLE001 - the database is gone or unreachable
+                print(f"could not drop {DB_NAMES['procrastinate']}: {exc}", file=sys.stderr)
+
+
+# --- many worker processes over one queue (PostgreSQL) ------------------------------------
+
+MANY_PROCESSES = (1, 2, 4, 8)
+
+
+def many_workers_rows(plan: Plan, results: Results) -> None:
+    """1, 2, 4 and 8 `runworker` processes (standing in for several hosts) over
+    plan.many_jobs jobs each: every job must run exactly once, and throughput must not fall
+    once processes outnumber the cores."""
+    label = DB_LABEL["postgres"]
+    cores = os.cpu_count() or 1
+    runs: dict[int, tuple[Run, list[str]]] = {}
+    for processes in MANY_PROCESSES:
+        progress(f"{label}: {processes} worker process(es) over {plan.many_jobs:,} jobs, exactly once")
+        runs[processes] = measure_many_workers(plan.many_jobs, processes)
+    baseline_p = max(p for p in MANY_PROCESSES if p <= cores)
+    baseline = runs[baseline_p][0].rate
+    for processes, (run, problems) in runs.items():
+        once = not problems
+        target_text = "each job ran exactly once"
+        if processes > cores:
+            ok = once and run.rate >= NO_FALL * baseline
+            extra = f"and ≥ {NO_FALL:.0%} of the {baseline_p}-process rate ({run.rate / baseline:.0%})"
+        else:
+            ok, extra = once, ""
+        if problems:
+            extra += f" — {'; '.join(problems)}"
+        results.rows.append(
+            Row(
+                label,
+                f"Throughput, {processes} worker process{'es' if processes > 1 else ''} over one queue "
+                "(bench_record jobs, exactly-once checked)",
+                "/s",
+                _fig(run),
+                None,
+                Target(0, True, target_text, extra_ok=ok, extra_text=extra),
+            )
+        )
+
+
+NO_FALL = 0.90  # "does not fall": within 10 %, the run-to-run noise of one machine
+
+
+def measure_many_workers(n: int, processes: int) -> tuple[Run, list[str]]:
+    """n bench_record jobs queued, then `processes` runworker processes: the rate, and what
+    the handler's own record and the database say against "each job ran exactly once"."""
+    record = WORK_DIR / f"many-workers{_SUFFIX}.records"
+    record.unlink(missing_ok=True)
+    env = environment("postgres", "ours")
+    env.update(
+        BENCH_JOB_TYPE="bench_record",
+        JOBS_HANDLER_MODULES="bench_jobs",
+        BENCH_RECORD_PATH=str(record),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")])),
+    )
+    driver("ours", env, "reset")
+    # Paused until every process is up: the figure is K workers sharing one queue, not
+    # the first one's head start while the others import Django (8 starts on 2 cores).
+    driver("ours", env, "pause")
+    driver("ours", env, "seed", str(n))
+    log_path = WORK_DIR / "log" / f"ours-postgres-{processes}p-many.log"
+    workers = start_workers(list(OURS_WORKER), env, processes, log_path)
+    try:
+        wait_workers_up(processes, workers)
+        driver("ours", env, "resume")
+        out = driver(
+            "ours", env, "wait", str(n), "--timeout", str(max(300, n / 50)), on_line=lambda _: workers.check_alive()
+        )
+    finally:
+        workers.stop()
+    problems = exactly_once_problems(n, record)
+    if out.get("timed_out"):
+        problems.append(f"{n - out['done']} of {n:,} not finished in time; see {log_path}")
+    return Run(rate=out["rate"] or 0.0, n=n), problems
+
+
+def wait_workers_up(processes: int, workers: WorkerProcs, timeout: float = 120.0) -> None:
+    """Until `processes` running workers have written their heartbeat row."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(PG_URL.format(name=DB_NAMES["ours"]), autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM background_job_workers WHERE stopped_at IS NULL").fetchone()
+            if row and row[0] >= processes:
+                return
+            workers.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{processes} workers not up after {timeout:.0f} s; see {workers.log_path}")
+            time.sleep(0.1)
+
+
+def exactly_once_problems(n: int, record: Path) -> list[str]:
+    """Each of the n jobs: one line in the handler's record with attempt 1, status
+    completed, one attempt row. Returns what is wrong (empty: exactly once)."""
+    import psycopg
+
+    lines = [line.split() for line in record.read_text().splitlines()] if record.exists() else []
+    runs = Counter(line[0] for line in lines)
+    problems = []
+    if twice := sum(1 for c in runs.values() if c > 1):
+        problems.append(f"**{twice:,} jobs ran more than once**")
+    if retried := sum(1 for line in lines if line[1] != "1"):
+        problems.append(f"{retried:,} runs were retries")
+    with psycopg.connect(PG_URL.format(name=DB_NAMES["ours"])) as conn:
+        jobs, completed, not_first = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE attempt <> 1) "
+            "FROM background_jobs"
+        ).fetchone() or (0, 0, 0)
+        attempts, attempted = conn.execute(
+            "SELECT count(*), count(DISTINCT job_id) FROM background_job_attempts"
+        ).fetchone() or (0, 0)
+        unknown = (
+            conn.execute("SELECT count(*) FROM background_jobs WHERE id::text = ANY(%s)", [list(runs)]).fetchone()
+            or (0,)
+        )[0]
+    if jobs != n or unknown != len(runs) or len(runs) != n:
+        problems.append(f"**{n - len(runs):,} jobs never ran** ({len(runs):,} ran of {jobs:,} queued)")
+    if completed != n or not_first:
+        problems.append(f"{completed:,} of {n:,} completed, {not_first:,} past attempt 1")
+    if attempts != n or attempted != n:
+        problems.append(f"{attempts:,} attempt rows for {attempted:,} jobs")
+    return problems
+
+
 def _fig(run: Run) -> Figure:
     return Figure(run.rate, run.n)
 
@@ -435,9 +663,35 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         notes.append(f"Enqueue and throughput figures are the median of {plan.repeat} runs each.")
     if plan.quick:
         notes.append(f"--quick: small runs; memory measured over {plan.memory_jobs:,} jobs, not 100,000.")
+    notes.extend(peer_notes(plan, results))
     notes.extend(results.notes)
     for note in notes:
         print(f"- {note}")
+
+
+def peer_notes(plan: Plan, results: Results) -> list[str]:
+    notes = [f"{title}" for title in results.peers.values()]
+    notes.append(
+        f"Procrastinate and Celery (bench/peers/): {plan.peer_jobs:,} jobs per throughput run, measured like "
+        "ours: the jobs queued first, then the workers start; the figure is N / (last end − first start) "
+        "of the times each no-op task itself recorded (time.time(), appended to a file); latency = the "
+        "task's recorded start − time.time() just before the enqueue call (.delay() / .defer()), the same "
+        "spacing as ours. Their rows repeat ours' figure from the row above them."
+    )
+    if "sqlite" in plan.dbs:
+        notes.append("Procrastinate runs on PostgreSQL only, so the SQLite rows have Celery beside them, not it.")
+    if "postgres" in plan.dbs:
+        notes.append(
+            f"Many workers (PostgreSQL): for each of {', '.join(map(str, MANY_PROCESSES))} `runworker` processes "
+            f"(defaults, LOG_LEVEL=WARNING), {plan.many_jobs:,} `bench_record` jobs queued first, their type "
+            "paused (jobs.services.job_type_pause) until every process is up, then resumed "
+            "(bench/bench_jobs.py: it appends `<job id> <attempt> <pid>` to a file, one O_APPEND write). "
+            "Exactly once = every job has exactly one line, with attempt 1, and in the database status "
+            "completed, attempt 1 and one attempt row; any job lost or run twice is counted in the target "
+            f"cell. 'Does not fall' = with more processes than the {os.cpu_count()} cores, the rate stays "
+            f"≥ {NO_FALL:.0%} of the rate with as many processes as cores (run-to-run noise on one machine)."
+        )
+    return notes
 
 
 def _cpu_model() -> str:

@@ -16,13 +16,15 @@ from django.utils import timezone
 from jobs.context import ClaimedJob
 
 # Due = queued, available_at (max of run_at and next_retry_at) passed, and its type not
-# paused, neither service-wide nor for the job's organization. The pauses table is tiny
-# and indexed on (job_type, organization_id): one probe per candidate row.
+# paused, neither service-wide nor for the job's organization ({pause_filter}, built by
+# _pause_filter from the pauses read just before: written into the statement as values,
+# not as a NOT EXISTS over the pauses table. That table is tiny and never analyzed by
+# autovacuum, and PostgreSQL's guess for an unanalyzed table made the planner expect one
+# queued job in 77,000 to pass, read and sort every queued row, and take 116 ms per claim
+# at 41,000 queued.) A pause committed between that read and the claim applies from the
+# next claim, as one committed just after the claim would.
 _DUE = """
-status = 'queued' AND available_at <= %s {type_filter}{queue_filter}
-AND NOT EXISTS (SELECT 1 FROM background_job_pauses p
-                 WHERE p.job_type = background_jobs.job_type
-                   AND (p.organization_id IS NULL OR p.organization_id = background_jobs.organization_id))
+status = 'queued' AND available_at <= %s {type_filter}{queue_filter}{pause_filter}
 """
 
 _SET = """
@@ -68,6 +70,27 @@ UPDATE background_jobs {_SET}
 """
 
 
+def _pause_filter() -> tuple[str, list[str | int]]:
+    """The claim's condition for the job-type pauses now in force ("" when none is)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT job_type, organization_id FROM background_job_pauses")
+        pauses = cursor.fetchall()
+    everywhere = sorted({job_type for job_type, org in pauses if org is None})
+    per_organization: dict[str, set[int]] = {}
+    for job_type, org in pauses:
+        if org is not None and job_type not in everywhere:
+            per_organization.setdefault(job_type, set()).add(org)
+    clauses: list[str] = []
+    params: list[str | int] = []
+    if everywhere:
+        clauses.append(f"job_type NOT IN ({', '.join(['%s'] * len(everywhere))})")
+        params += everywhere
+    for job_type, orgs in sorted(per_organization.items()):
+        clauses.append(f"NOT (job_type = %s AND organization_id IN ({', '.join(['%s'] * len(orgs))}))")
+        params += [job_type, *sorted(orgs)]
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
 def claim_jobs(
     *,
     worker_id: str,
@@ -93,8 +116,9 @@ def claim_jobs(
     if queues:
         queue_filter = f" AND queue_name IN ({', '.join(['%s'] * len(queues))})"
         type_params += list(queues)
-    due = _DUE.format(type_filter=type_filter, queue_filter=queue_filter)
-    due_params = [adapt(now), *type_params]
+    pause_filter, pause_params = _pause_filter()
+    due = _DUE.format(type_filter=type_filter, queue_filter=queue_filter, pause_filter=pause_filter)
+    due_params = [adapt(now), *type_params, *pause_params]
     set_params = [worker_id, adapt(now + timedelta(seconds=lease_seconds)), adapt(now), adapt(now)]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

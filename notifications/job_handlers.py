@@ -7,12 +7,15 @@ from rest_framework import serializers
 from jobs.cleanup import register_cleanup_step
 from jobs.context import JobContext
 from jobs.errors import PermanentJobError
+from jobs.models import BackgroundJob
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
+from notifications.api.serializers import UserIdsField
 from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
-from notifications.models import Delivery
+from notifications.events import InvalidNotification
 from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
 from notifications.services.digests import digest_runs_purge, digests_create_due
+from notifications.services.event_fanout import FANOUT_JOB_TYPE, MAX_EVENT_RECIPIENTS, notification_event_fan_out
 from notifications.services.failure_alerts import ALERT_JOB_TYPE, job_failure_alert
 from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
 
@@ -25,6 +28,15 @@ class JobFailureAlertPayload(serializers.Serializer):
     job_id = serializers.CharField(max_length=40)
 
 
+class NotificationFanoutPayload(serializers.Serializer):
+    organization_id = serializers.CharField(max_length=40)
+    event = serializers.CharField(max_length=100)
+    # The key is "data", which shadows Serializer.data here only.
+    data = serializers.DictField()  # type: ignore[assignment]
+    recipient_ids = UserIdsField(max_length=MAX_EVENT_RECIPIENTS, allow_null=True)
+    created_by = serializers.CharField(max_length=150, required=False, default="system")
+
+
 class NotificationDigestPayload(serializers.Serializer):
     organization_id = serializers.CharField(max_length=40, required=False)
 
@@ -34,14 +46,40 @@ def notification_send(ctx: JobContext) -> dict:
     """Send one email / SMS / Slack delivery of the job's organization; permanent failures
     are not retried."""
     job = ctx.job
-    if not Delivery.objects.filter(pk=ctx.payload["delivery_id"], organization_id=job.organization_id).exists():
-        # A payload can never name another organization's delivery (or one that is gone).
-        raise PermanentJobError(f"Delivery {ctx.payload['delivery_id']} is not one of this job's organization.")
     # The job system owns the retry rule; ask it whether a failure now would be the last.
     last = RetryPolicy.from_settings().after_failure(
         retry_count=job.retry_count, max_retries=job.max_retries, now=timezone.now()
     )
-    return delivery_attempt(delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up)
+    return delivery_attempt(
+        delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up, organization_id=job.organization_id
+    )
+
+
+@job_handler(FANOUT_JOB_TYPE, scope="internal", payload=NotificationFanoutPayload, timeout=600, priority="high")
+def notification_fanout(ctx: JobContext) -> dict:
+    """Fan an event out (POST /api/system/notification-events): every notification and
+    delivery of the job's organization, in one transaction, once."""
+    job, payload = ctx.job, ctx.payload
+    if job.organization_id is None or payload["organization_id"] != job.organization_id:
+        raise PermanentJobError(
+            f"A fan-out job of organization {job.organization_id} cannot notify organization "
+            f"{payload['organization_id']}."
+        )
+    # The fan-out marks its job in its own transaction: a job run again after it committed
+    # (its worker died before recording it done) notifies nobody twice.
+    if BackgroundJob.objects.filter(pk=job.id, result__fanned_out=True).exists():
+        return {"skipped": "already fanned out"}
+
+    def mark() -> None:
+        ctx.set_progress(100)  # fenced by the lease: a cancelled job's fan-out is undone here
+        BackgroundJob.objects.filter(pk=job.id).update(result={"fanned_out": True})
+
+    try:
+        counts = notification_event_fan_out(ctx.organization, payload, created_by=payload["created_by"], within=mark)
+    except InvalidNotification as exc:  # e.g. a recipient deactivated since the request
+        raise PermanentJobError(f"Invalid {', '.join(exc.errors)}: {exc.errors}") from None
+    ctx.set_counts(processed=counts["recipients"], succeeded=counts["recipients"], failed=0)
+    return counts
 
 
 @job_handler("notification_digest", scope="internal", payload=NotificationDigestPayload, timeout=300, priority="low")

@@ -7,6 +7,8 @@ title and message: a send never crashes on a template.
 """
 
 import logging
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.template import Context, Engine, engines
 from django.template.backends.django import DjangoTemplates
+from django.utils.html import escape
 
 if TYPE_CHECKING:
     from notifications.events import EventType
@@ -121,6 +124,42 @@ def render_email(
         text = f"{notification.title}\n\n{notification.message}\n"
     subject = " ".join(notification.title.split())  # a header: no line breaks
     return {"subject": subject[:200], "text": text, "html": html or ""}
+
+
+def email_renderer(
+    *, template: str, notification: RenderedNotification, data: dict[str, Any], organization_name: str, priority: str
+) -> Callable[[str], dict[str, str]]:
+    """render_email for one recipient name after another (a fan-out to thousands).
+
+    The templates render once with a placeholder for the name, which each recipient's name
+    then replaces (escaped in the HTML). That is only right when the templates print the
+    name as it is: rendering with two different placeholders must give the same text but
+    for the placeholder. Otherwise (a filter on the name, a test of its value) every
+    recipient is rendered in full."""
+
+    def full(name: str) -> dict[str, str]:
+        return render_email(
+            template=template,
+            notification=notification,
+            data=data,
+            organization_name=organization_name,
+            recipient_name=name,
+            priority=priority,
+        )
+
+    one, two = (f"rcpt{secrets.token_hex(8)}" for _ in range(2))
+    first, second = full(one), full(two)
+    if any(first[key].replace(one, two) != second[key] for key in first) or one in first["subject"]:
+        return full
+
+    def fill(name: str) -> dict[str, str]:
+        return {
+            "subject": first["subject"],
+            "text": first["text"].replace(one, name),
+            "html": first["html"].replace(one, escape(name)),
+        }
+
+    return fill
 
 
 def render_sms(notification: RenderedNotification) -> str:

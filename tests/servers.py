@@ -24,6 +24,8 @@ class _Collector:
         self.messages: list[EmailMessage] = []
         self.envelopes: list = []
         self.refuse_with: str | None = None  # e.g. "550 mailbox unavailable"
+        self.data_replies: list[str] = []  # answers to the next DATA commands, then "250"
+        self.sessions: list = []  # one per connection that sent a message
         self.received = threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -33,6 +35,10 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if not any(s is session for s in self.sessions):
+            self.sessions.append(session)
+        if self.data_replies:
+            return self.data_replies.pop(0)
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         self.received.set()

@@ -2,21 +2,21 @@
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins
+from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from hcm.permissions import IsSystemAdmin, request_organization
-from notifications.api.center_views import notify_response
 from notifications.api.serializers import (
+    NotificationEventQueuedSerializer,
     NotificationEventSerializer,
     NotificationEventTypesSerializer,
-    NotifyResultSerializer,
 )
 from notifications.events import event_names, get_event
-from notifications.services.notify import notify
+from notifications.services.event_fanout import notification_event_enqueue
 
 
 @extend_schema_view(
@@ -26,7 +26,10 @@ from notifications.services.notify import notify
     create=extend_schema(
         summary="Report an event: notify its recipients on the channels the settings allow",
         request=NotificationEventSerializer,
-        responses={201: NotifyResultSerializer},
+        description="Checks the event, its data and its recipients now (400 naming the field, nothing "
+        "saved), then queues one `notification_fanout` job that creates the notifications and queues "
+        "the deliveries: 202 with the job. Watch it at `job_url` (GET /api/system/background-jobs/{id}).",
+        responses={202: NotificationEventQueuedSerializer},
     ),
 )
 class NotificationEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, GenericViewSet):
@@ -57,11 +60,21 @@ class NotificationEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, G
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = NotificationEventSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        result = notify(
+        queued = notification_event_enqueue(
             request_organization(request),
             incoming.validated_data["event"],
             data=incoming.validated_data["data"],
             recipients=incoming.validated_data.get("recipients"),
             created_by=request.user.get_username(),
         )
-        return notify_response(result)
+        job_url = reverse("background-job-detail", kwargs={"job_id": queued.job.pk})
+        body = {
+            "job_id": queued.job.pk,
+            "status": queued.job.status,
+            "event": queued.event,
+            "recipient_count": queued.recipient_count,
+            "job_url": job_url,
+        }
+        return Response(
+            NotificationEventQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED, headers={"Location": job_url}
+        )

@@ -13,7 +13,7 @@ This module imports no models: Delivery.channel's choices come from here.
 import importlib
 import pkgutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -89,6 +89,11 @@ class Channel:
     def render(self, message: Outgoing, *, user: "User | None") -> dict[str, Any]:
         """The delivery's stored content (rendered when the event happened)."""
         raise NotImplementedError
+
+    def renderer(self, message: Outgoing) -> Callable[["User"], dict[str, Any]]:
+        """render() for one recipient after another: a fan-out calls this once per event.
+        A channel whose content varies little between recipients renders the shared part once."""
+        return lambda user: self.render(message, user=user)
 
     def send(self, delivery: "Delivery", settings: "NotificationSettings") -> str | None:
         """Send now; the provider's message id (or None). Raise DeliveryError otherwise."""

@@ -1,5 +1,6 @@
 """Email: one message per recipient, through the organization's mail provider."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from hcm.models import User
 from notifications.channels.base import Audience, Channel, DeliveryError, Outgoing, register_channel
 from notifications.email.sending import EmailDeliveryError, send_org_email
 from notifications.models import Delivery, NotificationSettings
-from notifications.rendering import render_email
+from notifications.rendering import email_renderer, render_email
 
 
 @register_channel
@@ -34,6 +35,17 @@ class EmailChannel(Channel):
             recipient_name=(user.get_full_name() or user.get_username()) if user else "",
             priority=message.priority,
         )
+
+    def renderer(self, message: Outgoing) -> Callable[[User], dict[str, Any]]:
+        # The templates render once per event; each recipient's name is filled in.
+        fill = email_renderer(
+            template=message.email_template,
+            notification=message.rendered,
+            data=message.data,
+            organization_name=message.organization_name,
+            priority=message.priority,
+        )
+        return lambda user: fill(user.get_full_name() or user.get_username())
 
     def send(self, delivery: Delivery, settings: NotificationSettings) -> str:
         """Send the stored subject/text/html to delivery.recipient; the Message-ID is the

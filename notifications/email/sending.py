@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from notifications.email.connections import connection_key, pool
 from notifications.models import NotificationSettings
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class MailProvider:
 
     def connection_options(self) -> dict[str, Any]:
         return {}
+
+    def pool_key(self) -> tuple:
+        """Which pooled connection a message of this provider may reuse."""
+        return connection_key(self.key, self.backend_path(), self.connection_options())
 
     def connection(self):
         self.check_configured()
@@ -155,18 +160,25 @@ def send_org_email(
     sender = formataddr((settings.email_from_name or "", settings.email_from_address))
     domain = settings.email_from_address.rpartition("@")[2] or None
     message_id = make_msgid(domain=domain)
+    provider = mail_provider(settings.email_provider)
+    provider.check_configured()
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=sender,
         to=to,
         headers={**(headers or {}), "Message-ID": message_id},
-        connection=mail_provider(settings.email_provider).connection(),
     )
     if html:
         message.attach_alternative(html, "text/html")
-    try:
+
+    def send_on(connection: Any) -> None:
+        message.connection = connection
         message.send()
+
+    try:
+        # This thread's open connection to the provider, reused from message to message.
+        pool.send(provider.pool_key(), provider.connection, send_on)
     except smtplib.SMTPRecipientsRefused as exc:
         raise EmailDeliveryError(
             f"The mail server refused the recipient(s): {', '.join(exc.recipients)}", permanent=True

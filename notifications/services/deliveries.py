@@ -7,15 +7,18 @@ retries for a transient one).
 
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.models import JobStatus, JobTrigger
-from jobs.services import JobStateError, job_enqueue, job_retry
+from jobs.services import JobStateError, job_enqueue, job_enqueue_many, job_retry
+from notifications.bulk_insert import bulk_insert
 from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
 from notifications.models import (
     Delivery,
@@ -33,7 +36,7 @@ logger = logging.getLogger(__name__)
 SEND_JOB_TYPE = "notification_send"
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
-_JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
+JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
 
 
 class DeliveryRetry(Exception):
@@ -43,10 +46,23 @@ class DeliveryRetry(Exception):
 def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) -> None:
     """Insert the deliveries and one notification_send job each (run at deferred_until
     for deferred ones). Call inside the transaction that creates what they belong to."""
+    by_run_at: dict[datetime | None, list[Delivery]] = {}
+    for d in deliveries:
+        by_run_at.setdefault(d.deferred_until, []).append(d)
     with transaction.atomic():
-        for d in deliveries:
-            d.job = _enqueue(d, priority=priority, by=by)
-        Delivery.objects.bulk_create(deliveries)
+        # One bulk insert of jobs per distinct run time (quiet hours: a few at most).
+        for run_at, group in by_run_at.items():
+            ids = job_enqueue_many(
+                organization=group[0].organization,
+                job_type=SEND_JOB_TYPE,
+                payloads=[{"delivery_id": d.pk} for d in group],
+                priority=JOB_PRIORITY.get(priority, "medium"),
+                run_at=run_at,
+                created_by=by,
+            )
+            for d, job_id in zip(group, ids, strict=True):
+                d.job_id = job_id
+        bulk_insert(deliveries)
 
 
 def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = "", retry_of: str | None = None):
@@ -54,7 +70,7 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
         organization=delivery.organization,
         job_type=SEND_JOB_TYPE,
         payload={"delivery_id": delivery.pk},
-        priority=_JOB_PRIORITY.get(priority, "medium"),
+        priority=JOB_PRIORITY.get(priority, "medium"),
         run_at=delivery.deferred_until,
         idempotency_key=f"delivery:{delivery.pk}{key_suffix}",
         created_by=by,
@@ -64,21 +80,34 @@ def _enqueue(delivery: Delivery, *, priority: str, by: str, key_suffix: str = ""
     return job
 
 
-def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str, Any]:
+def delivery_attempt(
+    *, delivery_id: str, gives_up_on_failure: bool, organization_id: str | None = None
+) -> dict[str, Any]:
     """Send one delivery once (the notification_send job's body).
 
     Raises PermanentJobError (delivery failed, no retry), RetryJobAfter (429: retry no
     sooner than the provider asked) or DeliveryRetry (transient: the job system retries).
     `gives_up_on_failure`: this is the job's last attempt, so any failure is final.
+    With `organization_id` (the job's), a delivery of another organization, or none, is a
+    PermanentJobError: a payload can never name another organization's delivery.
     """
-    delivery = Delivery.objects.select_related("organization").filter(pk=delivery_id).first()
+    # The organization and its settings come with the delivery: one query.
+    delivery = (
+        Delivery.objects.select_related("organization", "organization__notification_settings")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if organization_id is not None and (delivery is None or delivery.organization_id != organization_id):
+        raise PermanentJobError(f"Delivery {delivery_id} is not one of this job's organization.")
     if delivery is None:  # its notification was deleted meanwhile
         return {"delivery_id": delivery_id, "skipped": "delivery no longer exists"}
     if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
         # Already settled (a repeated job, or resend raced): never send twice.
         return {"delivery_id": delivery_id, "skipped": f"delivery is {delivery.status}"}
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
-    settings = notification_settings_get(organization=delivery.organization)
+    try:
+        settings = delivery.organization.notification_settings
+    except NotificationSettings.DoesNotExist:
+        settings = notification_settings_get(organization=delivery.organization)
     log_fields = {
         "delivery_id": delivery.pk,
         "channel": delivery.channel,
@@ -115,11 +144,19 @@ def delivery_attempt(*, delivery_id: str, gives_up_on_failure: bool) -> dict[str
         # Re-raised without its text or traceback: either may quote a credential.
         raise DeliveryRetry(error) from None
     now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SENT, sent_at=now, provider_message_id=provider_id, last_error=None, updated_at=now
-    )
-    if delivery.notification_id:
-        notification_status_refresh(notification_id=delivery.notification_id)
+    with transaction.atomic():  # one commit per send: on SQLite, one turn of the write lock
+        # The attempt is counted with its outcome (a worker killed mid-send leaves it to
+        # the job's attempt log): one write per send, not two.
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            provider_message_id=provider_id,
+            last_error=None,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+        if delivery.notification_id:
+            notification_status_refresh(notification_id=delivery.notification_id)
     logger.info("notification delivery sent", extra={**log_fields, "outcome": "sent"})
     return {
         "delivery_id": delivery.pk,
@@ -216,7 +253,7 @@ def credential_free(text: str, settings: NotificationSettings) -> str:
 
 
 def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
-    changes: dict[str, Any] = {"last_error": error[:2000], "updated_at": timezone.now()}
+    changes: dict[str, Any] = {"last_error": error[:2000], "attempts": F("attempts") + 1, "updated_at": timezone.now()}
     if final:
         changes["status"] = DeliveryStatus.FAILED
     Delivery.objects.filter(pk=delivery.pk).update(**changes)
@@ -239,12 +276,14 @@ def notification_status_refresh(*, notification_id: str) -> None:
         status = NotificationStatus.FAILED
     else:
         status = NotificationStatus.SENT
-    notification = Notification.objects.filter(pk=notification_id)
-    # Delivery is recorded whether or not the user has read the notification meanwhile.
+    changes: dict[str, Any] = {
+        # Delivery is recorded whether or not the user has read the notification meanwhile.
+        "delivery_status": status,
+        "status": Case(When(status=NotificationStatus.READ, then=F("status")), default=Value(status)),
+    }
     if status == NotificationStatus.SENT:
-        notification.filter(sent_at__isnull=True).update(sent_at=timezone.now())
-    notification.update(delivery_status=status)
-    notification.exclude(status=NotificationStatus.READ).update(status=status)
+        changes["sent_at"] = Coalesce(F("sent_at"), Value(timezone.now()))
+    Notification.objects.filter(pk=notification_id).update(**changes)  # one UPDATE: it runs after every send
 
 
 def delivery_resendable(delivery: Delivery) -> bool:

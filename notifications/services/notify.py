@@ -5,7 +5,7 @@ the outbound deliveries the organization's settings turn on, each sent by a job.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hcm.models import Organization, Role, User
+from notifications.bulk_insert import bulk_insert
 from notifications.channels.base import IN_APP, Audience, Outgoing, all_channel_choices, get_channel
 from notifications.events import (
     InvalidNotification,
@@ -39,7 +40,7 @@ from notifications.rendering import (
 )
 from notifications.services.deliveries import deliveries_enqueue
 from notifications.services.notification_settings import notification_settings_get
-from notifications.unsubscribe import with_unsubscribe
+from notifications.unsubscribe import unsubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 class NotifyResult:
     notifications: list[Notification] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    recipients: int = 0  # the people resolved (some may have muted everything)
 
 
 def notify(
@@ -57,11 +59,14 @@ def notify(
     data: dict[str, Any] | None,
     recipients: Iterable[User | int] | None = None,
     created_by: str = "system",
+    within: Callable[[], None] | None = None,
 ) -> NotifyResult:
     """Notify `recipients` (default: the organization's system admins) of `event`.
 
     Raises InvalidNotification (a ValueError naming the bad field: event, data.<field>,
     recipients) for an unknown event, bad data, or a recipient outside the organization.
+    `within` is called inside the transaction that saves everything (what raises there
+    undoes the fan-out).
     """
     spec = get_event_or_error(event)
     clean = spec.clean_data(data)
@@ -83,6 +88,7 @@ def notify(
         outgoing=outgoing,
         channels=spec.enabled_channels(settings),
         by=created_by,
+        within=within,
     )
 
 
@@ -132,9 +138,45 @@ def notification_send_custom(
 def resolve_recipients(organization: Organization, recipients: Iterable[User | int] | None) -> list[User]:
     """Active users of the organization; its system admins when `recipients` is None."""
     if recipients is None:
-        return list(
-            User.objects.filter(organization=organization, role=Role.SYSTEM_ADMIN, is_active=True).order_by("pk")
-        )
+        return list(_default_recipients(organization).order_by("pk"))
+    ids = _recipient_ids(recipients)
+    users = sorted(
+        (u for chunk in _chunks(ids) for u in _active_users(organization).filter(pk__in=chunk)), key=lambda u: u.pk
+    )
+    _check_none_missing(ids, {u.pk for u in users})
+    return users
+
+
+def recipients_check(organization: Organization, recipients: Iterable[User | int] | None) -> int:
+    """What resolve_recipients would check, without loading the users: how many there are.
+    Raises the same InvalidNotification naming `recipients`."""
+    if recipients is None:
+        return _default_recipients(organization).count()
+    ids = _recipient_ids(recipients)
+    found = {
+        pk
+        for chunk in _chunks(ids)
+        for pk in _active_users(organization).filter(pk__in=chunk).values_list("pk", flat=True)
+    }
+    _check_none_missing(ids, found)
+    return len(set(ids))
+
+
+def _active_users(organization: Organization):
+    return User.objects.filter(organization=organization, is_active=True)
+
+
+def _default_recipients(organization: Organization):
+    return _active_users(organization).filter(role=Role.SYSTEM_ADMIN)
+
+
+def _chunks(ids: list[int], size: int = 10_000) -> list[list[int]]:
+    # SQLite takes at most 32,766 parameters in a statement; an event may name 50,000 people.
+    unique = sorted(set(ids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+def _recipient_ids(recipients: Iterable[User | int]) -> list[int]:
     ids: list[int] = []
     for r in recipients:
         if isinstance(r, User):
@@ -145,14 +187,15 @@ def resolve_recipients(organization: Organization, recipients: Iterable[User | i
             raise InvalidNotification({"recipients": ["Each recipient must be a user id."]})
     if not ids:
         raise InvalidNotification({"recipients": ["Name at least one recipient, or leave it out."]})
-    users = list(User.objects.filter(pk__in=ids, organization=organization, is_active=True).order_by("pk"))
-    missing = sorted(set(ids) - {u.pk for u in users})
+    return ids
+
+
+def _check_none_missing(ids: list[int], found: set[int]) -> None:
+    missing = sorted(set(ids) - found)
     if missing:
         # The same answer for another organization's user and no user at all.
-        raise InvalidNotification(
-            {"recipients": [f"Not active users of this organization: {', '.join(map(str, missing))}."]}
-        )
-    return users
+        shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise InvalidNotification({"recipients": [f"Not active users of this organization: {shown}."]})
 
 
 def _fan_out(
@@ -163,11 +206,12 @@ def _fan_out(
     outgoing: Outgoing,
     channels: list[str],
     by: str,
+    within: Callable[[], None] | None = None,
 ) -> NotifyResult:
     """One notification per user, plus a delivery per (recipient, channel) for channels
     that reach people, and one per event for channels that reach the organization."""
     now = timezone.now()
-    result = NotifyResult()
+    result = NotifyResult(recipients=len(users))
     outbound = [spec for key in channels if key != IN_APP and (spec := get_channel(key)) is not None]
     deferred_until = (
         deferral_until(settings, priority=outgoing.priority, timezone_name=organization.timezone, at=now)
@@ -202,29 +246,33 @@ def _fan_out(
 
     rendered = outgoing.rendered
     to_organization = [spec for spec in outbound if spec.audience == Audience.ORGANIZATION] if users else []
+    # Rendered once per event and channel, then filled in per recipient (name, unsubscribe link).
+    renderers = {spec.key: spec.renderer(outgoing) for spec in outbound if spec.audience == Audience.RECIPIENTS}
+    unsubscribe = unsubscriber(outgoing.type) if get_event(outgoing.type) is not None else None
+    # Every notification shares these values (the same objects: converted once on insert).
+    shared = {
+        "organization": organization,
+        "type": outgoing.type,
+        "title": rendered.title,
+        "message": rendered.message,
+        "priority": outgoing.priority,
+        "metadata": outgoing.data,
+        "action_url": rendered.action_url,
+        "created_at": now,
+    }
     for user in users:
         chosen = reach[user.pk]
         # Personal quiet hours apply on top of the organization's: the later end wins.
         until = max(filter(None, (deferred_until, personal_quiet.get(user.pk))), default=None)
-        notification = Notification(
-            organization=organization,
-            user=user,
-            type=outgoing.type,
-            title=rendered.title,
-            message=rendered.message,
-            priority=outgoing.priority,
-            metadata=outgoing.data,
-            action_url=rendered.action_url,
-            created_at=now,
-        )
+        notification = Notification(user=user, **shared)
         mine: list[Delivery] = []
         for spec in outbound:
             address = addresses.get(spec.key, {}).get(user.pk)
             if address is None or spec.key not in chosen:
                 continue  # organization-wide, unreachable on it, or turned off by the person
-            content = spec.render(outgoing, user=user)
-            if spec.key == "email" and get_event(outgoing.type) is not None:
-                content = with_unsubscribe(content, user=user, event=outgoing.type)
+            content = renderers[spec.key](user)
+            if spec.key == "email" and unsubscribe is not None:
+                content = unsubscribe(content, user.pk)
             mine.append(
                 delivery(
                     until=until,
@@ -259,8 +307,10 @@ def _fan_out(
     # Jobs are inserted in the same transaction as their deliveries: a worker can never
     # claim a job whose delivery does not exist, and a rollback leaves neither behind.
     with transaction.atomic():
-        Notification.objects.bulk_create(result.notifications)
+        bulk_insert(result.notifications)
         deliveries_enqueue(result.deliveries, priority=outgoing.priority, by=by)
+        if within is not None:
+            within()
     logger.info(
         "notification fanned out",
         extra={

@@ -2,9 +2,10 @@
 
 import pytest
 
-from notifications.events import EventType, get_event, register_event
+from notifications.events import _EVENTS, EventType, event_names, get_event, register_event
 from notifications.rendering import (
     RenderedNotification,
+    email_renderer,
     render_email,
     render_event,
     render_slack,
@@ -37,7 +38,17 @@ def test_email__html_escaped_text_verbatim():
     assert "&lt;script&gt;x&lt;/script&gt; &amp; Co" in email["html"] and "Acme &lt;Ltd&gt;" in email["html"]
 
 
-def test_email__event_without_templates_uses_the_generic_ones():
+@pytest.fixture
+def unregistered_afterwards():
+    """The event registry is process-wide: a test's own event must not outlive the test
+    (other tests list every registered event)."""
+    before = set(event_names())
+    yield
+    for name in set(event_names()) - before:
+        del _EVENTS[name]
+
+
+def test_email__event_without_templates_uses_the_generic_ones(unregistered_afterwards):
     event = register_event(
         EventType(name="test_only_payroll_closed", title="Payroll {{ month }} closed", message="Done.")
     )
@@ -108,3 +119,26 @@ def test_outbound_links__relative_action_url_joined_to_notifications_base_url(se
     assert n.action_url == "/employees/e-7"  # in-app keeps the app-relative path
     assert expected in email["text"] and expected in email["html"]
     assert (f"<{expected}|Open>" in str(slack["blocks"])) == expected.startswith("https://")
+
+
+NAMES = ["Bob", '<b>Ann</b> & "Co"', "Zoë O'Neil", "{{ title }}"]
+
+
+def test_email_renderer__each_recipient_gets_what_rendering_them_alone_gives():
+    data = {"employee_name": "Ada <Lovelace>", "position": "CTO"}
+    n = render_event(get_event("employee_hired"), data=data, organization_name="Acme")
+    common = {"template": "employee_hired", "notification": n, "data": data, "organization_name": "Acme"}
+    fill = email_renderer(**common, priority="normal")
+    for name in NAMES:
+        assert fill(name) == render_email(**common, recipient_name=name, priority="normal")
+
+
+def test_email_renderer__a_template_that_changes_the_name_is_rendered_per_recipient(settings, tmp_path):
+    (tmp_path / "notifications").mkdir()
+    (tmp_path / "notifications" / "shout.txt").write_text("Hi {{ recipient_name|upper }}!")
+    (tmp_path / "notifications" / "shout.html").write_text("<p>{% if recipient_name == 'Bob' %}Bobby{% endif %}</p>")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    n = RenderedNotification(title="T", message="M", action_url="")
+    fill = email_renderer(template="shout", notification=n, data={}, organization_name="Acme", priority="normal")
+    assert fill("Bob")["text"] == "Hi BOB!" and fill("Bob")["html"] == "<p>Bobby</p>"
+    assert fill("Ann")["text"] == "Hi ANN!" and fill("Ann")["html"] == "<p></p>"
