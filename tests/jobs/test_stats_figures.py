@@ -159,3 +159,30 @@ def test_stats_counts_the_pending_queue_along_a_covering_list_index(admin_client
             cursor.execute(f"EXPLAIN {live}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Index Only Scan using bg_jobs_org_status" in plan, plan
+
+
+def test_the_cleanup_step_drops_duration_hours_no_window_reads(org):
+    from jobs.cleanup import cleanup_steps
+    from jobs.models import JobDurationFigure
+
+    job, _ = job_enqueue(organization=org, job_type="test_noop")
+    for days_ago in (10, 1):
+        finished = timezone.now() - timedelta(days=days_ago)
+        JobAttempt.objects.create(
+            job=job,
+            attempt=1,
+            worker_id="host:1",
+            job_type="test_noop",
+            started_at=finished,
+            finished_at=finished,
+            duration_ms=5.0,
+            outcome=AttemptOutcome.COMPLETED,
+        )
+    assert JobDurationFigure.objects.filter(runs__gt=0).count() == 2
+
+    removed = cleanup_steps("expired_data")["stats_figures"](None)
+
+    assert removed >= 1
+    assert [f.hour.date() for f in JobDurationFigure.objects.all()] == [(timezone.now() - timedelta(days=1)).date()]
+    since = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
+    assert kept_durations(org.pk, since) == real_durations(org.pk, since) == {"test_noop": (1, 1, 5.0)}
