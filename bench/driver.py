@@ -2,7 +2,7 @@
 that bench/run.py reads. Each system is set up with its own settings module, so this runs
 as a subprocess:
 
-    python bench/driver.py ours|tasksdb setup|reset|enqueue|seed|wait|latency [N]
+    python bench/driver.py ours|tasksdb setup|reset|enqueue|enqueue_bulk|enqueue_tasks|seed|wait|latency [N]
 
 `ours` enqueues through jobs.services.job_enqueue; `tasksdb` through django-tasks-db's
 public API, a @task's .enqueue(). Times are this machine's wall clock throughout: the
@@ -55,6 +55,16 @@ class Ours:
 
         job_enqueue_many(organization=self.org, job_type=self.job_type, payloads=[None] * n)
 
+    def enqueue_tasks(self, n: int) -> None:
+        """Django's Tasks API on our backend (jobs/tasks_backend.py): n .enqueue() calls in
+        one transaction, the same no-op task as django-tasks-db's."""
+        from django.db import transaction
+        from tasksdb_project.tasks import noop  # bench/ is sys.path[0]; a plain @task module
+
+        with transaction.atomic():
+            for _ in range(n):
+                noop.enqueue()
+
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
         by_status = dict(self.Job.objects.values_list("status").annotate(n=_count()).order_by())
@@ -88,6 +98,9 @@ class TasksDb:
 
     def enqueue_bulk(self, n: int) -> None:
         # It has no bulk path: its enqueues inside one transaction.
+        self.enqueue_tasks(n)
+
+    def enqueue_tasks(self, n: int) -> None:
         from django.db import transaction
 
         with transaction.atomic():
@@ -154,21 +167,49 @@ def action_enqueue(system: str, n: int) -> None:
     """Enqueue rate: n enqueues, one job per call, each its own transaction (no worker)."""
     s = make_system(system)
     s.enqueue_one()  # warm up: first query, imports, prepared state
-    t0 = time.perf_counter()
+    t0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu_seconds()
     for _ in range(n):
         s.enqueue_one()
     seconds = time.perf_counter() - t0
-    emit(n=n, seconds=seconds, rate=n / seconds)
+    emit(n=n, seconds=seconds, rate=n / seconds, **_cpu_per_job(n, cpu0, server0))
 
 
-def action_enqueue_bulk(system: str, n: int) -> None:
-    """Bulk enqueue rate: n jobs in one call (ours: job_enqueue_many), one transaction."""
+def action_enqueue_bulk(system: str, n: int, *, tasks_api: bool = False) -> None:
+    """Bulk enqueue rate: n jobs in one transaction (ours: job_enqueue_many, or with
+    tasks_api n Tasks API .enqueue() calls)."""
     s = make_system(system)
-    s.enqueue_bulk(10)  # warm up
-    t0 = time.perf_counter()
-    s.enqueue_bulk(n)
+    enqueue = s.enqueue_tasks if tasks_api else s.enqueue_bulk
+    enqueue(10)  # warm up
+    t0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu_seconds()
+    enqueue(n)
     seconds = time.perf_counter() - t0
-    emit(n=n, seconds=seconds, rate=n / seconds)
+    emit(n=n, seconds=seconds, rate=n / seconds, **_cpu_per_job(n, cpu0, server0))
+
+
+def _server_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend so far (it runs on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _cpu_per_job(n: int, cpu0: float, server0: float | None) -> dict[str, float]:
+    """CPU µs per job, of this process and (PostgreSQL) of its backend: on a loaded machine
+    wall time is mostly waiting for a CPU, CPU time much less so."""
+    out = {"cpu_us_per_job": (time.process_time() - cpu0) / n * 1e6}
+    server = _server_cpu_seconds()
+    if server0 is not None and server is not None:
+        out["server_cpu_us_per_job"] = (server - server0) / n * 1e6
+    return out
 
 
 def action_seed(system: str, n: int) -> None:
@@ -277,7 +318,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=["ours", "tasksdb"])
     parser.add_argument(
-        "action", choices=["setup", "reset", "enqueue", "enqueue_bulk", "seed", "wait", "latency", "pause", "resume"]
+        "action",
+        choices=[
+            "setup",
+            "reset",
+            "enqueue",
+            "enqueue_bulk",
+            "enqueue_tasks",
+            "seed",
+            "wait",
+            "latency",
+            "pause",
+            "resume",
+        ],
     )
     parser.add_argument("n", type=int, nargs="?", default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -291,6 +344,8 @@ def main() -> None:
         action_enqueue(args.system, args.n)
     elif args.action == "enqueue_bulk":
         action_enqueue_bulk(args.system, args.n)
+    elif args.action == "enqueue_tasks":
+        action_enqueue_bulk(args.system, args.n, tasks_api=True)
     elif args.action == "seed":
         action_seed(args.system, args.n)
     elif args.action == "wait":

@@ -316,6 +316,19 @@ def enqueue_rows(db: str, plan: Plan) -> list[Row]:
             Target(bulk, True, f"≥ {bulk:,}/s"),
         )
     )
+    progress(f"{DB_LABEL[db]}: bulk enqueue rate through the Tasks API")
+    ours = median_run(plan.repeat, lambda: measure_enqueue(db, "ours", n, "enqueue_tasks"))
+    theirs = median_run(plan.repeat, lambda: measure_enqueue(db, "tasksdb", n, "enqueue_tasks"))
+    rows.append(
+        Row(
+            DB_LABEL[db],
+            "Bulk enqueue rate through the Tasks API (both: a @task's .enqueue() calls in one transaction)",
+            "/s",
+            ours,
+            theirs,
+            Target(bulk, True, f"≥ {bulk:,}/s"),
+        )
+    )
     return rows
 
 
@@ -647,7 +660,9 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         "and to LOG_DIR/hcm.log, written in batches).",
         "Enqueue rate: jobs.services.job_enqueue(organization=…, job_type='noop') vs the no-op @task's "
         ".enqueue(), one job per call in its own transaction, no worker running. Bulk: "
-        "jobs.services.job_enqueue_many(payloads=[None] * 4N) vs 4N .enqueue() calls inside one transaction.",
+        "jobs.services.job_enqueue_many(payloads=[None] * 4N) vs 4N .enqueue() calls inside one transaction. "
+        "Tasks API: 4N .enqueue() calls of the same no-op @task (bench/tasksdb_project/tasks.py) inside one "
+        "transaction, on our backend (jobs/tasks_backend.py) and on django-tasks-db's.",
         "Throughput: N jobs queued first (same public API, 1,000 per transaction), then the workers start; "
         "the figure is N / (last completed_at − first started_at), as each worker recorded them. "
         "Every run starts from emptied tables; on PostgreSQL the tables are ANALYZEd once the jobs are "

@@ -31,6 +31,7 @@ from django_tasks.backends.base import BaseTaskBackend
 from django_tasks.base import Task, TaskError, TaskResult, TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist
 from django_tasks.signals import task_enqueued
+from django_tasks.utils import normalize_json
 from typing_extensions import ParamSpec
 
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus
@@ -77,28 +78,15 @@ class BackgroundJobBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task[P, T], args: P.args, kwargs: P.kwargs) -> TaskResult[T]:  # type: ignore[valid-type]
         self.validate_task(task)
-        # Built first: TaskResult turns args and kwargs into JSON (TypeError if they can't be).
-        pending: TaskResult[T] = TaskResult(
-            task=task,
-            id="",
-            status=TaskResultStatus.READY,
-            enqueued_at=None,
-            started_at=None,
-            last_attempted_at=None,
-            finished_at=None,
-            args=args,
-            kwargs=kwargs,
-            backend=self.alias,
-            errors=[],
-            worker_ids=[],
-        )
+        # In JSON first, as TaskResult stores them (TypeError if they cannot be).
+        args, kwargs = normalize_json(args), normalize_json(kwargs)
         job, _ = job_enqueue(
             organization=None,
             job_type=JOB_TYPE,
             payload={
                 "task_path": task.module_path,
-                "args": pending.args,
-                "kwargs": pending.kwargs,
+                "args": args,
+                "kwargs": kwargs,
                 "backend": self.alias,
                 "queue_name": task.queue_name,
                 "priority": task.priority,
@@ -109,7 +97,21 @@ class BackgroundJobBackend(BaseTaskBackend):
             created_by="tasks_api",
             queue_name=task.queue_name,
         )
-        result = task_result_from_job(job, task=task)
+        # A new job: no attempt, nothing to read back (task_result_from_job would query).
+        result: TaskResult[T] = TaskResult(
+            task=task,
+            id=job.pk,
+            status=TaskResultStatus.READY,
+            enqueued_at=job.created_at,
+            started_at=None,
+            last_attempted_at=None,
+            finished_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
         task_enqueued.send(type(self), task_result=result)
         return result
 

@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hcm.exceptions import InvalidInput
@@ -74,7 +74,9 @@ def test_enqueue__invalid_arguments_raise_validation_error_naming_them(org, kwar
 
 
 def test_enqueue_many__queues_every_job_in_a_few_statements(org, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):  # one prepared INSERT for every row, in a transaction
+    # SQLite: one prepared INSERT stepped per row, in a transaction. PostgreSQL: one COPY
+    # (psycopg's, which Django's query log does not list).
+    with django_assert_max_num_queries(3):
         ids = job_enqueue_many(organization=org, job_type="noop", payloads=[None] * 2500, created_by="alice")
 
     assert len(set(ids)) == 2500
@@ -112,6 +114,70 @@ def test_enqueue__same_idempotency_key_returns_the_existing_job(org):
     assert second.pk == first.pk
     assert second.priority == JobPriority.MEDIUM  # the existing job, not the new arguments
     assert BackgroundJob.objects.count() == 1
+
+
+def test_enqueue__is_one_insert_and_returns_the_job_as_stored(org, django_assert_num_queries):
+    with django_assert_num_queries(1):  # no savepoint, nothing read back
+        job, _ = job_enqueue(
+            organization=org, job_type="cache_flush", payload={"action": "full"}, priority="high", trigger_id="t1"
+        )
+
+    stored = BackgroundJob.objects.get(pk=job.pk)
+    fields = [f.attname for f in BackgroundJob._meta.concrete_fields]
+    assert {f: getattr(job, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert job.organization == org
+
+
+def test_enqueue__a_repeated_key_inside_a_transaction_leaves_the_transaction_usable(org):
+    with transaction.atomic():
+        first, _ = job_enqueue(organization=org, job_type="noop", idempotency_key="k1")
+        again, created = job_enqueue(organization=org, job_type="noop", idempotency_key="k1")
+        other, _ = job_enqueue(organization=org, job_type="noop")
+
+    assert (again.pk, created) == (first.pk, False)
+    assert BackgroundJob.objects.filter(pk__in=[first.pk, other.pk]).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue__a_rolled_back_transaction_leaves_no_job(org):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        job_enqueue(organization=org, job_type="noop")
+        job_enqueue(organization=org, job_type="noop", idempotency_key="k1")
+        job_enqueue_many(organization=org, job_type="noop", payloads=[None] * 3)
+        raise RuntimeError("the caller fails")
+
+    assert not BackgroundJob.objects.exists()
+
+
+def test_enqueue_many__names_every_bad_argument_at_once(org):
+    with pytest.raises(InvalidInput) as raised:
+        job_enqueue_many(
+            organization=org, job_type="noop", payloads=[None, {"x": 1}], priority="urgent", max_retries=11
+        )
+
+    assert sorted(raised.value.errors) == ["max_retries", "payloads[1]", "priority"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("bulk", [False, True])
+def test_enqueue__wakes_listening_workers_when_it_commits(org, bulk):
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"], autocommit=True
+    ) as listener:
+        listener.execute("LISTEN hcm_jobs")
+        with transaction.atomic():
+            if bulk:
+                job_enqueue_many(organization=org, job_type="noop", payloads=[None] * 3)
+            else:
+                job_enqueue(organization=org, job_type="noop")
+            assert list(listener.notifies(timeout=0.2, stop_after=1)) == []  # not before the commit
+        notified = list(listener.notifies(timeout=5, stop_after=1))
+
+    assert [n.channel for n in notified] == ["hcm_jobs"]
 
 
 @pytest.mark.django_db(transaction=True)
