@@ -1,4 +1,4 @@
-"""What /stats' figure triggers (migration jobs/0012_lists_stats_figures) cost the writes
+"""What /stats' figure triggers (migration jobs/0013_lists_stats_figures) cost the writes
 that carry them: enqueue one job per call, a bulk enqueue, status changes in batches (as
 claims and outcomes are) and an in-process worker over no-op jobs, each timed with the
 triggers on and off, back to back.
@@ -51,7 +51,7 @@ def prepare(db: str) -> str:
 def set_triggers(on: bool) -> None:
     from django.db import connection
 
-    migration = importlib.import_module("jobs.migrations.0012_lists_stats_figures")
+    migration = importlib.import_module("jobs.migrations.0013_lists_stats_figures")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             for table, names in PG_TRIGGERS.items():

@@ -358,7 +358,7 @@ class JobSchedule(models.Model):
 class JobStatusCount(models.Model):
     """Jobs per (organization, job type, status): what /stats reads instead of counting
     every job. Kept by database triggers on background_jobs (jobs/stats_figures.py,
-    migration 0012); never written by application code.
+    migration 0013); never written by application code.
 
     On PostgreSQL a key may have several rows (a ledger of deltas; the figure is their
     sum) until compact_figures folds them. organization_id is '' for service-wide jobs and
@@ -373,7 +373,7 @@ class JobStatusCount(models.Model):
 
     class Meta:
         db_table = "background_job_counts"
-        # Its index is made by migration 0012: unique on SQLite (the upsert's key), not on
+        # Its index is made by migration 0013: unique on SQLite (the upsert's key), not on
         # PostgreSQL (the ledger repeats keys).
 
     def __str__(self) -> str:

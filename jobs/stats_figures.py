@@ -7,7 +7,7 @@
 - `background_job_durations`: attempts per (organization, job type, hour finished,
   duration bucket), with their completed count and summed duration.
 
-Database triggers keep both (migration 0012_lists_stats_figures), in the transaction that
+Database triggers keep both (migration 0013_lists_stats_figures), in the transaction that
 writes a job or an attempt. A trigger is the one place that sees every path that moves a
 job into or out of a finished status — the worker's batched outcomes, lease recovery,
 cancel, retry, the admin's bulk actions, retention's deletes, a raw UPDATE — so the counts
@@ -38,7 +38,7 @@ from jobs.models import FINISHED_STATUSES, JobStatus
 
 PENDING_STATUSES = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
 
-# Must match the edges frozen in jobs/migrations/0012_lists_stats_figures.py.
+# Must match the edges frozen in jobs/migrations/0013_lists_stats_figures.py.
 BUCKET_EDGES_MS: tuple[float, ...] = tuple(2 ** (k / 4) for k in range(-16, 100))
 # /stats folds an organization's ledger (PostgreSQL) once its job counts have this many
 # rows past one per key; the durations' ledger grows with it (the same worker batches).

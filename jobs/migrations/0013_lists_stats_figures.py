@@ -177,7 +177,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('hcm', '0005_metric_counters'),
-        ('jobs', '0011_job_queue_name_request_id'),
+        ('jobs', '0012_enqueue_indexes'),
     ]
 
     operations = [
