@@ -102,8 +102,11 @@ class SkipLimitPagination(BasePagination):
         ordering = list_ordering(queryset)
         queryset = queryset.order_by(*[f"-{name}" if desc else name for name, desc in ordering])
 
-        # One row past the bound tells "exactly the bound" from "more than the bound".
-        counted = queryset.order_by()[: self.total_bound + 1].count()
+        # One row past the bound tells "exactly the bound" from "more than the bound". The
+        # count keeps the list's ORDER BY: with it, SQLite counts along the index that
+        # serves the page (a covering range of the filters' prefix) instead of one that
+        # merely looks selective (the claim's partial index, for queued + a priority).
+        counted = queryset[: self.total_bound + 1].count()
         self.total_exact = counted <= self.total_bound
         self.total = min(counted, self.total_bound)
 

@@ -140,8 +140,10 @@ class BackgroundJob(models.Model):
                 fields=["organization", "job_type", "status", "-created_at", "-id", "priority"],
                 name="bg_jobs_org_type_status_idx",
             ),
+            # available_at last: /stats' queue figures (due, scheduled, oldest due) and its
+            # live count of queued / processing jobs read this index alone.
             models.Index(
-                fields=["organization", "status", "priority", "-created_at", "-id", "job_type"],
+                fields=["organization", "status", "priority", "-created_at", "-id", "job_type", "available_at"],
                 name="bg_jobs_org_status_prio_idx",
             ),
             models.Index(
@@ -351,3 +353,49 @@ class JobSchedule(models.Model):
     @property
     def priority_name(self) -> str | None:
         return None if self.priority is None else JobPriority(self.priority).label
+
+
+class JobStatusCount(models.Model):
+    """Jobs per (organization, job type, status): what /stats reads instead of counting
+    every job. Kept by database triggers on background_jobs (jobs/stats_figures.py,
+    migration 0013); never written by application code.
+
+    On PostgreSQL a key may have several rows (a ledger of deltas; the figure is their
+    sum) until compact_figures folds them. organization_id is '' for service-wide jobs and
+    is no foreign key: an organization's deletion removes its jobs first, and their
+    triggers must be able to write here while it goes.
+    """
+
+    organization_id = models.CharField(max_length=40, blank=True, default="")
+    job_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20)
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "background_job_counts"
+        # Its index is made by migration 0013: unique on SQLite (the upsert's key), not on
+        # PostgreSQL (the ledger repeats keys).
+
+    def __str__(self) -> str:
+        return f"{self.organization_id or 'service'} {self.job_type} {self.status}: {self.n}"
+
+
+class JobDurationFigure(models.Model):
+    """Attempts per (organization, job type, hour finished, duration bucket): runs,
+    completed runs and summed duration, for /stats' 7-day summary and its p95. Kept like
+    JobStatusCount, by triggers on background_job_attempts."""
+
+    organization_id = models.CharField(max_length=40, blank=True, default="")
+    job_type = models.CharField(max_length=100)
+    hour = models.DateTimeField()
+    bucket = models.SmallIntegerField(help_text="Index into jobs.stats_figures.BUCKET_EDGES_MS.")
+    runs = models.BigIntegerField()
+    succeeded = models.BigIntegerField()
+    total_ms = models.FloatField()
+
+    class Meta:
+        db_table = "background_job_durations"
+
+    def __str__(self) -> str:
+        where = self.organization_id or "service"
+        return f"{where} {self.job_type} {self.hour:%Y-%m-%d %H}h #{self.bucket}: {self.runs}"

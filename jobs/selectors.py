@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from hcm.models import Organization
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
+from jobs.stats_figures import COMPACT_AFTER_ROWS, attempt_durations, compact_figures, job_counts, p95_upper_edge
 
 STATS_WINDOW_DAYS = 7
 # Heartbeat rows accumulate (one per worker process ever started); /stats lists the
@@ -107,22 +108,22 @@ def attempt_durations_by_type(attempts: QuerySet[JobAttempt]) -> dict[str, dict[
 
 
 def job_type_run_summary(*, organization: Organization, since: datetime) -> dict[str, dict[str, Any]]:
-    """Per job type, over the attempts that finished since `since`: runs, outcomes,
-    success rate and duration (mean, p95) in milliseconds."""
-    per_type = attempt_durations_by_type(
-        JobAttempt.objects.filter(job__organization=organization, finished_at__gte=since)
-    )
-    return {
+    """Per job type, over the attempts that finished in the hours from `since`: runs,
+    outcomes, success rate, mean duration and p95 duration (the upper edge of its
+    histogram bucket: at most 19 % above the true value) in milliseconds."""
+    per_type = attempt_durations(organization_id=organization.pk, since=since)
+    summary = {
         job_type: {
             "runs": row["runs"],
             "succeeded": row["succeeded"],
             "failed": row["runs"] - row["succeeded"],
             "success_rate": round(row["succeeded"] / row["runs"], 4),
-            "mean_duration_ms": round(row["mean_ms"], 2),
-            "p95_duration_ms": round(row["p95_ms"], 2),
+            "mean_duration_ms": round(row["total_ms"] / row["runs"], 2),
+            "p95_duration_ms": round(p95_upper_edge(row["buckets"], row["runs"]), 2),
         }
         for job_type, row in sorted(per_type.items())
     }
+    return summary
 
 
 def job_stats(*, organization: Organization, now: datetime | None = None) -> dict[str, Any]:
@@ -136,13 +137,15 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
     jobs = BackgroundJob.objects.filter(organization=organization)
     paused = job_type_pauses(organization=organization)
 
+    # Kept figures (jobs/stats_figures.py), not a count of every job.
+    counted, ledger_excess = job_counts(organization_id=organization.pk)
     by_status = dict.fromkeys(JobStatus.values, 0)
     by_job_type: dict[str, dict[str, int]] = {}
-    for row in jobs.values("job_type", "status").annotate(n=Count("id")).order_by("job_type"):
-        counts = by_job_type.setdefault(row["job_type"], {"total": 0, **dict.fromkeys(JobStatus.values, 0)})
-        counts[row["status"]] += row["n"]
-        counts["total"] += row["n"]
-        by_status[row["status"]] += row["n"]
+    for job_type, job_status, n in counted:
+        counts = by_job_type.setdefault(job_type, {"total": 0, **dict.fromkeys(JobStatus.values, 0)})
+        counts[job_status] += n
+        counts["total"] += n
+        by_status[job_status] += n
 
     queued = jobs.filter(status=JobStatus.QUEUED)
     queue: dict[str, Any] = {"due": 0, "scheduled": 0, "oldest_due_at": None, "paused": 0}
@@ -163,7 +166,11 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
         queue["paused"] = 0
     oldest_due_at = queue.pop("oldest_due_at")
 
-    since = now - timedelta(days=STATS_WINDOW_DAYS)
+    # The window starts on an hour boundary: durations are kept per hour.
+    since = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=STATS_WINDOW_DAYS)
+    summary = job_type_run_summary(organization=organization, since=since)
+    if ledger_excess > COMPACT_AFTER_ROWS:
+        compact_figures(organization_id=organization.pk)  # PostgreSQL's ledger: keep the next read short
     cutoff = workers_alive_cutoff()
     return {
         "generated_at": now,
@@ -178,7 +185,7 @@ def job_stats(*, organization: Organization, now: datetime | None = None) -> dic
         },
         "last_7_days": {
             "since": since,
-            "by_job_type": job_type_run_summary(organization=organization, since=since),
+            "by_job_type": summary,
         },
         "workers": [{**w.as_dict(), "alive": worker_is_alive(w, cutoff=cutoff)} for w in workers_recent(since=since)],
         "paused_job_types": [

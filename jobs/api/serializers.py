@@ -181,11 +181,14 @@ class RunSummarySerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="Failed, timed out, cancelled while running or lost.")
     success_rate = serializers.FloatField(help_text="succeeded / runs, 0–1.")
     mean_duration_ms = serializers.FloatField()
-    p95_duration_ms = serializers.FloatField(help_text="Nearest-rank 95th percentile.")
+    p95_duration_ms = serializers.FloatField(
+        help_text="The upper edge of the duration bucket (buckets 2^(1/4) apart) that holds the nearest-rank "
+        "95th percentile: never below it, at most 19 % above."
+    )
 
 
 class RecentRunsSerializer(serializers.Serializer):
-    since = serializers.DateTimeField()
+    since = serializers.DateTimeField(help_text="Seven days before the start of the current hour.")
     by_job_type = serializers.DictField(child=RunSummarySerializer())
 
 
