@@ -67,13 +67,17 @@ class Ours:
 
     def counts(self) -> tuple[int, int]:
         """(completed, failed)."""
-        by_status = dict(self.Job.objects.values_list("status").annotate(n=_count()).order_by())
+        # The bench's own job type only: a maintenance schedule may queue a service job mid-run.
+        mine = self.Job.objects.filter(job_type=self.job_type)
+        by_status = dict(mine.values_list("status").annotate(n=_count()).order_by())
         return by_status.get("completed", 0), by_status.get("failed", 0)
 
     def span(self) -> tuple[datetime | None, datetime | None]:
         from django.db.models import Max, Min
 
-        agg = self.Job.objects.aggregate(first=Min("started_at"), last=Max("completed_at"))
+        agg = self.Job.objects.filter(job_type=self.job_type).aggregate(
+            first=Min("started_at"), last=Max("completed_at")
+        )
         return agg["first"], agg["last"]
 
     def started(self, ids: list[str]) -> dict[str, datetime]:
