@@ -659,7 +659,7 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         f"Load average before: {load_before}; after: {load_average()} ({minutes:.1f} min run). "
         "Other processes may have been using the CPU at the same time.",
         "ours: `.venv/bin/python manage.py runworker` (defaults: --concurrency 4 threads, poll interval "
-        "0.05 s on SQLite / 1 s + LISTEN/NOTIFY on PostgreSQL); 2 processes = two such commands.",
+        "0.02 s on SQLite / 1 s + LISTEN/NOTIFY on PostgreSQL); 2 processes = two such commands.",
         "django-tasks-db 0.13.0 (django-tasks 0.12.0, Django 5.2): "
         "`.venv/bin/python bench/tasksdb_project/manage.py db_worker --no-startup-delay -v 0` "
         "(default --interval 1 s; CONN_MAX_AGE=600, i.e. persistent connections; SQLite with the same WAL / "
