@@ -1,4 +1,5 @@
 import re
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin
@@ -29,35 +30,37 @@ def settings_label(label: str) -> str:
     return "Do not disturb" if label.lower() == "digest do not disturb" else label
 
 
+def _credential_url_field(validator: Callable[[str], str], max_length: int, help_text: str) -> forms.CharField:
+    """A webhook URL field: never rendered back, kept as typed (whitespace in a URL is
+    refused by the validator, not silently repaired)."""
+    return forms.CharField(
+        required=False,
+        max_length=max_length,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        validators=[validator],  # type: ignore[list-item]  # it returns the value too
+        help_text=help_text,
+    )
+
+
 class NotificationSettingsForm(forms.ModelForm):
     """The admin's edit form, held to the API's rules (notifications.validators)."""
 
-    # The webhook is a credential: the form never renders it back; empty keeps it.
-    slack_webhook_url = forms.CharField(
-        required=False,
-        max_length=500,
-        strip=False,  # whitespace in a URL is refused, not silently repaired
-        widget=forms.PasswordInput(render_value=False),
-        validators=[validate_slack_webhook_url],  # type: ignore[list-item]  # returns the value too
-        help_text="Leave empty to keep the stored URL. https://hooks.slack.com/services/…",
+    # The webhook URLs are credentials: the form never renders them back; empty keeps one.
+    slack_webhook_url = _credential_url_field(
+        validate_slack_webhook_url, 500, "Leave empty to keep the stored URL. https://hooks.slack.com/services/…"
     )
     clear_slack_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
-    teams_webhook_url = forms.CharField(
-        required=False,
-        max_length=1000,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False),
-        validators=[validate_teams_webhook_url],  # type: ignore[list-item]  # returns the value too
-        help_text="Leave empty to keep the stored URL. https://….webhook.office.com/… or a Workflows URL",
+    teams_webhook_url = _credential_url_field(
+        validate_teams_webhook_url,
+        1000,
+        "Leave empty to keep the stored URL. https://….webhook.office.com/… or a Workflows URL",
     )
     clear_teams_webhook_url = forms.BooleanField(required=False, label="Remove the stored Teams URL")
-    webhook_url = forms.CharField(
-        required=False,
-        max_length=1000,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False),
-        validators=[validate_outbound_webhook_url],  # type: ignore[list-item]  # returns the value too
-        help_text="Leave empty to keep the stored URL. An https endpoint that receives every notification.",
+    webhook_url = _credential_url_field(
+        validate_outbound_webhook_url,
+        1000,
+        "Leave empty to keep the stored URL. An https endpoint that receives every notification.",
     )
     clear_webhook_url = forms.BooleanField(required=False, label="Remove the stored webhook URL")
     rotate_webhook_secret = forms.BooleanField(

@@ -11,6 +11,7 @@ from notifications.channels.base import all_channel_choices
 from notifications.events import DATA_MAX_BYTES
 from notifications.models import Delivery, Notification, NotificationContact, NotificationPriority
 from notifications.services.event_fanout import MAX_EVENT_RECIPIENTS
+from notifications.shapes import NOTIFICATION_FIELDS
 from notifications.validators import validate_e164
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
@@ -19,21 +20,7 @@ TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
 class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
-        fields = [
-            "id",
-            "type",
-            "title",
-            "message",
-            "priority",
-            "channels",
-            "status",
-            "delivery_status",
-            "read_at",
-            "sent_at",
-            "metadata",
-            "action_url",
-            "created_at",
-        ]
+        fields = list(NOTIFICATION_FIELDS)  # the stream sends the same fields
         read_only_fields = fields
 
 

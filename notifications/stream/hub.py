@@ -35,6 +35,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max
 
+from notifications.shapes import NOTIFICATION_FIELDS
+
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "hcm_notifications"
@@ -267,23 +269,6 @@ def _head() -> int:
     from notifications.models import Notification
 
     return Notification.objects.aggregate(head=Max("seq"))["head"] or 0
-
-
-NOTIFICATION_FIELDS = (
-    "id",
-    "type",
-    "title",
-    "message",
-    "priority",
-    "channels",
-    "status",
-    "delivery_status",
-    "read_at",
-    "sent_at",
-    "metadata",
-    "action_url",
-    "created_at",
-)
 
 
 def _iso(value: datetime | None) -> str | None:
