@@ -166,6 +166,7 @@ def test_event__a_fan_out_run_again_after_it_committed_notifies_nobody_twice(adm
         ({"event": "critical_alert", "data": {"details": "no summary"}}, "data.summary", "required"),
         ({"event": "org_updated", "recipients": ["alice"]}, "recipients.0", "integer"),
         ({"event": "org_updated", "recipients": [1, True]}, "recipients.1", "integer"),
+        ({"event": "org_updated", "recipients": [1, 10**20]}, "recipients.1", "out of range"),
         ({"event": "org_updated", "recipients": []}, "recipients", "at least one"),
         ({"event": "org_updated", "recipients": 7}, "recipients", "list"),
         ({"event": "org_updated", "recipients": [1] * 50_001}, "recipients", "At most 50000"),
