@@ -79,6 +79,7 @@ def has_trigger(cursor, vendor: str) -> bool:
 
 def rows_for(n: int) -> list[list]:
     """n rows as job_enqueue writes them (its own helpers), each with its own created_at."""
+    from django.db import connection
     from django.utils import timezone
 
     from hcm.models import Organization
@@ -91,6 +92,7 @@ def rows_for(n: int) -> list[list]:
         now = timezone.now()
         shared = _shared_values(
             now=now,
+            db=connection,
             organization_id=org.pk,
             job_type="noop",
             priority=int(JobPriority.MEDIUM),
@@ -98,7 +100,7 @@ def rows_for(n: int) -> list[list]:
             run_at=now,
             created_by="system",
         )
-        rows.append(_row(shared, job_id=new_job_id(), payload={}))
+        rows.append(_row(shared, job_id=new_job_id(), payload={}, db=connection))
     return rows
 
 

@@ -4,7 +4,8 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from hcm.exceptions import InvalidInput
@@ -126,6 +127,28 @@ def test_enqueue__is_one_insert_and_returns_the_job_as_stored(org, django_assert
     fields = [f.attname for f in BackgroundJob._meta.concrete_fields]
     assert {f: getattr(job, f) for f in fields} == {f: getattr(stored, f) for f in fields}
     assert job.organization == org
+
+
+def test_enqueue__returns_the_job_as_stored_when_no_query_is_logged(org):
+    # Outside a query log (how it runs in production) SQLite's INSERT skips Django's cursor.
+    assert not connection.queries_logged
+    job, _ = job_enqueue(organization=None, job_type="db_optimize", run_at=timezone.now() + timedelta(hours=1))
+
+    stored = BackgroundJob.objects.get(pk=job.pk)
+    fields = [f.attname for f in BackgroundJob._meta.concrete_fields]
+    assert {f: getattr(job, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert (job._state.adding, job._state.db, job.get_deferred_fields()) == (False, "default", set())
+    job.refresh_from_db()  # a usable instance: saved and refreshed like one read from the database
+    job.save(update_fields=["created_by"])
+
+
+def test_enqueue__in_a_broken_transaction_is_refused_like_any_query(org):
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+        with pytest.raises(TransactionManagementError):
+            job_enqueue(organization=org, job_type="noop")
 
 
 def test_enqueue__a_repeated_key_inside_a_transaction_leaves_the_transaction_usable(org):
