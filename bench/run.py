@@ -65,7 +65,6 @@ class Plan:
     quick: bool
     keep: bool
     repeat: int
-    only_enqueue: bool = False
     peer_jobs: int = 5_000
     many_jobs: int = 100_000
 
@@ -111,9 +110,6 @@ def parse_args() -> Plan:
     parser.add_argument(
         "--repeat", type=int, default=1, help="Run each enqueue/throughput measurement K times; report the median."
     )
-    parser.add_argument(
-        "--only-enqueue", action="store_true", help="Only the enqueue rows (single, bulk, Tasks API), ~1 min."
-    )
     a = parser.parse_args()
     jobs = a.jobs or (2_000 if a.quick else 20_000)
     return Plan(
@@ -126,7 +122,6 @@ def parse_args() -> Plan:
         quick=a.quick,
         keep=a.keep,
         repeat=max(1, a.repeat),
-        only_enqueue=a.only_enqueue,
         peer_jobs=a.peer_jobs or max(500, jobs // 4),
         many_jobs=a.many_jobs or (10_000 if a.quick else 100_000),
     )
@@ -278,8 +273,6 @@ def run_database(db: str, plan: Plan, results: Results) -> None:
         driver(system, environment(db, system), "setup")
     try:
         results.rows.extend(enqueue_rows(db, plan))
-        if plan.only_enqueue:
-            return
         theirs1 = throughput_rows(db, plan, results)
         results.rows.extend(latency_rows(db, plan))
         peer_rows(db, plan, results)
