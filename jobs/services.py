@@ -130,8 +130,10 @@ def _insert_sql(vendor: str, *, on_conflict_do_nothing: bool = False) -> str:
     )
 
 
-def _shared_values(*, now: datetime, db: BaseDatabaseWrapper, **values: Any) -> dict[str, Any]:
-    """The stored values every job of one enqueue call shares (its id and payload aside)."""
+def _shared_values(*, now: datetime, db: BaseDatabaseWrapper | None = None, **values: Any) -> dict[str, Any]:
+    """The stored values every job of one enqueue call shares (its id and payload aside),
+    as `db` (default: the default database's connection) stores them."""
+    db = db or connections[DEFAULT_DB_ALIAS]
     stored_now = db.ops.adapt_datetimefield_value(now)  # timezone.now(): aware, as stored
     run_at = values.pop("run_at")
     return {
@@ -146,8 +148,11 @@ def _shared_values(*, now: datetime, db: BaseDatabaseWrapper, **values: Any) -> 
     }
 
 
-def _row(shared: dict[str, Any], *, job_id: str, payload: dict[str, Any], db: BaseDatabaseWrapper) -> list[Any]:
+def _row(
+    shared: dict[str, Any], *, job_id: str, payload: dict[str, Any], db: BaseDatabaseWrapper | None = None
+) -> list[Any]:
     """One job's INSERT parameters, in _columns' order."""
+    db = db or connections[DEFAULT_DB_ALIAS]
     columns, defaults = _columns(db.vendor)
     row = {**defaults, **shared, "id": job_id, "payload": _PAYLOAD_FIELD.get_db_prep_save(payload, db)}
     try:
