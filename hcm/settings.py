@@ -407,6 +407,8 @@ JOBS_RETENTION_FAILED_DAYS = env_int("JOBS_RETENTION_FAILED_DAYS", 7)
 JOBS_RETENTION_ATTEMPT_DAYS = env_int("JOBS_RETENTION_ATTEMPT_DAYS", 90)
 JOBS_TEMP_DIR = Path(env_str("JOBS_TEMP_DIR", str(VAR_DIR / "tmp")))
 JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
+# PostgreSQL: how often (seconds) a worker folds /stats' figures ledger; 0 turns it off.
+JOBS_FIGURES_COMPACT_SECONDS = env_float("JOBS_FIGURES_COMPACT_SECONDS", 60.0)
 
 # --- Django's Tasks API (django-tasks backport) ------------------------------------------
 # `@task` functions enqueued with `.enqueue()` are stored as background jobs of type
