@@ -13,6 +13,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
+_EMPTY_KEYS: dict[type, str] = {list: "[]", dict: "{}"}
+
 
 def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
     """INSERT `objs` (instances of one model, with their primary keys set) as they are.
@@ -40,7 +42,9 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
         for i, field in enumerate(fields):
             value = values[attnames[i]]
             memo = converted[i]
-            key = id(value)
+            # Empty lists and dicts (a JSONField's default, one new object per row) are
+            # one value each.
+            key = id(value) if value or type(value) not in _EMPTY_KEYS else _EMPTY_KEYS[type(value)]
             if key in memo:
                 row.append(memo[key][1])
             else:
