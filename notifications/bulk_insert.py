@@ -33,7 +33,7 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
                 f.pre_save(obj, add=True)
     # One converted value per distinct value object and field (ids stay valid: the
     # instances hold the objects for the whole call).
-    converted: list[dict[int, Any]] = [{} for _ in fields]
+    converted: list[dict[int | str, Any]] = [{} for _ in fields]
     attnames = [f.attname for f in fields]
     rows: list[list[Any]] = []
     for obj in objs:

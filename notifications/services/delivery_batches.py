@@ -60,12 +60,14 @@ def delivery_batch_send(
     progress check: it raises when the job is cancelled, timed out or taken away); what
     was sent by then is recorded. Returns the counts for the job's result.
     """
+    if organization_id is None:
+        raise PermanentJobError("A send batch needs its organization: deliveries belong to one.")
     rows = list(Delivery.objects.filter(pk__in=delivery_ids))
     foreign = [d.pk for d in rows if d.organization_id != organization_id]
-    if organization_id is None or foreign:
+    if foreign:
         raise PermanentJobError(
             f"A send batch of organization {organization_id} names deliveries of another organization: "
-            f"{', '.join(foreign[:5]) or 'all of them'}."
+            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}."
         )
     order = {pk: i for i, pk in enumerate(delivery_ids)}
     mine = sorted(
