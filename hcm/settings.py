@@ -432,6 +432,10 @@ NOTIFICATIONS_TEAMS_ALLOWED_HOSTS = env_list("NOTIFICATIONS_TEAMS_ALLOWED_HOSTS"
 NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS", [])
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_HTTP_TIMEOUT = env_float("NOTIFICATIONS_HTTP_TIMEOUT", 5.0)
+# A fan-out queues one notification_send_batch job per this many deliveries (one claim,
+# one query to load them, one connection per channel, one UPDATE for the sent ones); 1:
+# one notification_send job per delivery. At most 1,000.
+NOTIFICATIONS_SEND_BATCH_SIZE = env_int("NOTIFICATIONS_SEND_BATCH_SIZE", 100)
 # The HR platform's address, e.g. https://hr.example.com: relative action links in email,
 # Slack and digests are made absolute with it. Unset: they stay relative (shown as text).
 NOTIFICATIONS_BASE_URL = env_str("NOTIFICATIONS_BASE_URL")
