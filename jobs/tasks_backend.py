@@ -84,13 +84,13 @@ class BackgroundJobBackend(BaseTaskBackend):
         self.max_retries = int(self.options.get("MAX_RETRIES", 3))
         # Tasks already validated, and each task's row template: enqueueing the same task
         # again (a loop of .enqueue() calls) repeats neither.
-        self._valid_tasks: dict[Task, None] = {}
+        self._valid_tasks: dict[int, Task] = {}
         self._job_rows_by_task: dict[tuple, TaskJobRows] = {}
 
     def enqueue(self, task: Task[P, T], args: P.args, kwargs: P.kwargs) -> TaskResult[T]:  # type: ignore[valid-type]
-        if task not in self._valid_tasks:
+        if self._valid_tasks.get(id(task)) is not task:  # by identity: hashing a Task costs more
             self.validate_task(task)
-            self._valid_tasks = _remember(self._valid_tasks, task)
+            self._valid_tasks = _remember(self._valid_tasks, id(task), task)  # held: its id stays its own
         job_id, now = new_job_id(), timezone.now()
         # A new job: no attempt, nothing to read back (task_result_from_job would query).
         # TaskResult turns args and kwargs into JSON types (TypeError if they cannot be);
@@ -192,7 +192,7 @@ class TaskJobRows:
         payload = self.json_head + _to_json(args) + self.json_mid + _to_json(kwargs) + self.json_tail
         if self.postgres and "\\u0000" in payload and _NUL.search(payload):
             raise ValueError("PostgreSQL cannot store U+0000 in a task's arguments.")
-        stored_now = conn.ops.adapt_datetimefield_value(now)
+        stored_now = now if self.postgres else _sqlite_datetime(now, conn)
         row = self.template.copy()
         row[self.id_at] = job_id
         row[self.payload_at] = payload
@@ -205,6 +205,16 @@ class TaskJobRows:
 # JSON text as JSONField stores it; ValueError for NaN and infinities (not JSON) now,
 # not when the row is written.
 _to_json = json.JSONEncoder(allow_nan=False).encode
+
+
+def _sqlite_datetime(value: datetime, conn: BaseDatabaseWrapper) -> str:
+    """conn.ops.adapt_datetimefield_value(value) on SQLite, for the current time (aware
+    with USE_TZ): the same text, at a fifth of its cost."""
+    if value.tzinfo is None:
+        return str(value)
+    return str(value.astimezone(conn.timezone).replace(tzinfo=None))
+
+
 # An escaped NUL in JSON text (not an escaped backslash followed by "u0000").
 _NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _REMEMBERED_MAX = 1000

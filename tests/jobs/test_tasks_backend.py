@@ -239,7 +239,7 @@ def test_in_transaction__a_thousand_enqueues_are_one_insert(transactional_db):
         results = [tasks_app.add.enqueue(i, i) for i in range(1000)]
 
     writes = [q["sql"] for q in queries.captured_queries if "background_jobs" in q["sql"]]
-    assert len(writes) == 1  # one multi-row INSERT (SQLite) or one COPY (PostgreSQL)
+    assert len(writes) == 1  # one executemany (SQLite) or one COPY (PostgreSQL)
     assert len(queries.captured_queries) <= 4  # BEGIN/SAVEPOINT bookkeeping aside
     assert BackgroundJob.objects.filter(pk__in=[r.id for r in results]).count() == 1000
 
