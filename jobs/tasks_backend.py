@@ -5,7 +5,9 @@
 `my_task.enqueue(...)` stores a BackgroundJob of type `django_task` whose payload names
 the task and holds its arguments; `runworker` runs it (jobs/handlers/django_task.py) with
 the same leases, retries and admin as every other job, and `get_result(id)` reads the job
-back as a TaskResult. The result id is the job id.
+back as a TaskResult. The result id is the job id. Inside a transaction the jobs of many
+`.enqueue()` calls are written together, before anything else runs on the connection and
+before the commit (jobs/task_buffer.py); outside one, each is written at once.
 
 How the Tasks API maps onto jobs:
 - priority (-100…100): above 0 → high, below 0 → low, 0 → medium;

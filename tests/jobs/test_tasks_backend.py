@@ -158,6 +158,19 @@ def _task_jobs() -> int:
     return BackgroundJob.objects.filter(job_type="django_task").count()
 
 
+def test_outside_a_transaction__each_enqueue_is_written_and_committed_at_once(transactional_db):
+    result = tasks_app.add.enqueue(1, 2)
+
+    assert connection.pending_writes == [] and connection.execute_wrappers == []  # nothing waits
+    other = connection.copy()  # another connection sees it: committed
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT payload FROM background_jobs WHERE id = %s", [result.id])
+            assert cursor.fetchone() is not None
+    finally:
+        other.close()
+
+
 def test_in_transaction__jobs_are_visible_to_the_transactions_own_queries(transactional_db):
     with transaction.atomic():
         results = [tasks_app.add.enqueue(i, 1) for i in range(50)]
