@@ -137,6 +137,12 @@ else:
         _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
     if env_str("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
+# Django's backends plus writes held back until commit (hcm/db_backends/pending.py: the
+# Tasks API's enqueues in a transaction are written together).
+_db["ENGINE"] = {
+    "django.db.backends.sqlite3": "hcm.db_backends.sqlite3",
+    "django.db.backends.postgresql": "hcm.db_backends.postgresql",
+}.get(_db["ENGINE"], _db["ENGINE"])
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
