@@ -17,6 +17,14 @@ every email carries its unsubscribe link), and two `manage.py runworker` process
   them while the fan-out of later ones is already done), and the SMTP connections used.
 
 Prints a table with the issue's targets marked met / NOT met and the load average.
+
+    .venv/bin/python bench/fanout.py --sink-only           # the sink's own ceiling
+
+`--sink-only` measures the sink alone, no database and no Django: two sender processes
+(as many as the workers) of four threads each (a worker's default concurrency), each thread
+sending its share of N pre-built messages (multipart text + HTML, the size of the
+fan-out's emails) over one kept-open connection with smtplib; prints messages/s at the
+sink, first to last. The fan-out's emails/s cannot exceed it on the same machine.
 """
 
 import argparse
@@ -230,6 +238,82 @@ def run_one(db: str, people: int, workers: int, timeout: float, recipients: str)
         connections.close_all()
 
 
+SINK_TEXT = "Critical alert: Disk full on db-1\n\n" + "A line of the alert's text, as the template renders it.\n" * 20
+SINK_HTML = (
+    "<html><body><h1>Critical alert</h1>" + "<p>A paragraph of the alert, as rendered.</p>\n" * 60 + "</body></html>"
+)
+
+
+def _sink_message(i: int) -> bytes:
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    message = EmailMessage(policy=SMTP)  # CRLF line ends, as smtplib sends bytes unchanged
+    message["From"], message["To"], message["Subject"] = "Bench HR <hr@bench.test>", f"person{i}@bench.test", "Alert"
+    message["List-Unsubscribe"] = f"<https://hcm.example/unsubscribe/{'x' * 120}>"
+    message.set_content(SINK_TEXT)
+    message.add_alternative(SINK_HTML, subtype="html")
+    return message.as_bytes()
+
+
+def _send_share(port: int, start: int, count: int) -> None:
+    """One sender thread: `count` messages over one connection."""
+    import smtplib
+
+    messages = [_sink_message(start + i) for i in range(count)]  # built before the clock matters
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i, message in enumerate(messages):
+            smtp.sendmail("hr@bench.test", [f"person{start + i}@bench.test"], message)
+
+
+def _sender_process(port: int, start: int, count: int, threads: int) -> None:
+    import threading
+
+    share = count // threads
+    workers = [
+        threading.Thread(
+            target=_send_share, args=(port, start + t * share, share if t < threads - 1 else count - t * share)
+        )
+        for t in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def run_sink_only(messages: int, processes: int, threads: int) -> dict:
+    import multiprocessing
+
+    sink = Sink()
+    sink.controller.start()
+    load_before = os.getloadavg()
+    try:
+        context = multiprocessing.get_context("spawn")
+        share = messages // processes
+        procs = [
+            context.Process(
+                target=_sender_process,
+                args=(sink.port, p * share, share if p < processes - 1 else messages - p * share, threads),
+            )
+            for p in range(processes)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+    finally:
+        sink.controller.stop()
+    span = sink.last - sink.first
+    return {
+        "messages": sink.count,
+        "per_s": (sink.count - 1) / span if sink.count > 1 and span > 0 else None,
+        "connections": len(sink.sessions),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+
+
 def mark(value: float | None, target: float, *, at_most: bool) -> str:
     if value is None:
         return "NOT met (did not finish)"
@@ -271,8 +355,22 @@ def main() -> int:
         default="ids",
         help="ids: the request names the N people; admins: they are system admins and it names nobody.",
     )
+    parser.add_argument("--sink-only", action="store_true", help="Measure the SMTP sink alone (no database).")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one database, print JSON
     args = parser.parse_args()
+    if args.sink_only:
+        r = run_sink_only(args.people, args.workers, threads=4)
+        before = " ".join(f"{x:.2f}" for x in r["load_before"])
+        after = " ".join(f"{x:.2f}" for x in r["load_after"])
+        print("| sink alone: messages/s | messages / connections | target of the fan-out | load avg before → after |")
+        print("| --- | --- | --- | --- |")
+        rate = f"{r['per_s']:,.0f}/s" if r["per_s"] else "—"
+        verdict = "possible" if (r["per_s"] or 0) >= TARGET_EMAILS_PER_S else "NOT possible here"
+        print(
+            f"| {rate} | {r['messages']:,} / {r['connections']} | ≥ {TARGET_EMAILS_PER_S:g}/s: {verdict} "
+            f"| {before} → {after} |"
+        )
+        return 0
     if args.one:
         try:
             print(json.dumps(run_one(args.one, args.people, args.workers, args.timeout, args.recipients)))

@@ -1,7 +1,7 @@
 """Benchmark the project's job system against django-tasks-db, Procrastinate and Celery,
 on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/run.py [--jobs N] [--db sqlite|postgres|both] [--quick]
+    .venv/bin/python bench/run.py [--jobs N] [--db sqlite|postgres|both] [--quick] [--only enqueue]
 
 Prints a markdown table: enqueue rate, throughput with 1 and 2 worker processes (no-op
 jobs), enqueue-to-start latency with an idle worker, and worker memory, each beside
@@ -65,6 +65,7 @@ class Plan:
     quick: bool
     keep: bool
     repeat: int
+    only: str | None = None
     peer_jobs: int = 5_000
     many_jobs: int = 100_000
 
@@ -110,6 +111,7 @@ def parse_args() -> Plan:
     parser.add_argument(
         "--repeat", type=int, default=1, help="Run each enqueue/throughput measurement K times; report the median."
     )
+    parser.add_argument("--only", choices=["enqueue"], help="Only these rows (enqueue: the three enqueue-rate rows).")
     a = parser.parse_args()
     jobs = a.jobs or (2_000 if a.quick else 20_000)
     return Plan(
@@ -122,6 +124,7 @@ def parse_args() -> Plan:
         quick=a.quick,
         keep=a.keep,
         repeat=max(1, a.repeat),
+        only=a.only,
         peer_jobs=a.peer_jobs or max(500, jobs // 4),
         many_jobs=a.many_jobs or (10_000 if a.quick else 100_000),
     )
@@ -273,6 +276,8 @@ def run_database(db: str, plan: Plan, results: Results) -> None:
         driver(system, environment(db, system), "setup")
     try:
         results.rows.extend(enqueue_rows(db, plan))
+        if plan.only == "enqueue":
+            return
         theirs1 = throughput_rows(db, plan, results)
         results.rows.extend(latency_rows(db, plan))
         peer_rows(db, plan, results)
@@ -687,7 +692,8 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         notes.append(f"Enqueue and throughput figures are the median of {plan.repeat} runs each.")
     if plan.quick:
         notes.append(f"--quick: small runs; memory measured over {plan.memory_jobs:,} jobs, not 100,000.")
-    notes.extend(peer_notes(plan, results))
+    if plan.only is None:
+        notes.extend(peer_notes(plan, results))
     notes.extend(results.notes)
     for note in notes:
         print(f"- {note}")

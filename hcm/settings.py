@@ -148,6 +148,12 @@ else:
         _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
     if env_str("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
+# Django's backends plus writes held back until commit (hcm/db_backends/pending.py: the
+# Tasks API's enqueues in a transaction are written together).
+_db["ENGINE"] = {
+    "django.db.backends.sqlite3": "hcm.db_backends.sqlite3",
+    "django.db.backends.postgresql": "hcm.db_backends.postgresql",
+}.get(_db["ENGINE"], _db["ENGINE"])
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -418,6 +424,8 @@ JOBS_RETENTION_FAILED_DAYS = env_int("JOBS_RETENTION_FAILED_DAYS", 7)
 JOBS_RETENTION_ATTEMPT_DAYS = env_int("JOBS_RETENTION_ATTEMPT_DAYS", 90)
 JOBS_TEMP_DIR = Path(env_str("JOBS_TEMP_DIR", str(VAR_DIR / "tmp")))
 JOBS_TEMP_MAX_AGE_HOURS = env_int("JOBS_TEMP_MAX_AGE_HOURS", 24)
+# PostgreSQL: how often (seconds) a worker folds /stats' figures ledger; 0 turns it off.
+JOBS_FIGURES_COMPACT_SECONDS = env_float("JOBS_FIGURES_COMPACT_SECONDS", 60.0)
 
 # --- Django's Tasks API (django-tasks backport) ------------------------------------------
 # `@task` functions enqueued with `.enqueue()` are stored as background jobs of type
@@ -441,6 +449,10 @@ NOTIFICATIONS_TEAMS_ALLOWED_HOSTS = env_list("NOTIFICATIONS_TEAMS_ALLOWED_HOSTS"
 NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS = env_list("NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS", [])
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_HTTP_TIMEOUT = env_float("NOTIFICATIONS_HTTP_TIMEOUT", 5.0)
+# A fan-out queues one notification_send_batch job per this many deliveries (one claim,
+# one query to load them, one connection per channel, one UPDATE for the sent ones); 1:
+# one notification_send job per delivery. At most 1,000.
+NOTIFICATIONS_SEND_BATCH_SIZE = env_int("NOTIFICATIONS_SEND_BATCH_SIZE", 100)
 # The HR platform's address, e.g. https://hr.example.com: relative action links in email,
 # Slack and digests are made absolute with it. Unset: they stay relative (shown as text).
 NOTIFICATIONS_BASE_URL = env_str("NOTIFICATIONS_BASE_URL")

@@ -171,6 +171,23 @@ def prune_durations(*, before: datetime) -> int:
         return cursor.rowcount
 
 
+# Any constant both sides agree on: the advisory lock one worker holds while it compacts.
+_COMPACT_LOCK_KEY = 0x6A6F6273  # "jobs"
+
+
+def compact_figures_unless_busy() -> int | None:
+    """PostgreSQL: fold every organization's ledger, unless another process is doing it
+    right now (None then). Workers call this from their heartbeat (jobs/periodic.py), so
+    the ledger stays short whether or not anyone reads /stats."""
+    if connection.vendor != "postgresql":
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_COMPACT_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return None
+        return compact_figures(all_organizations=True)
+
+
 def maintain_figures(organization_id: str | None) -> int:
     """The cleanup job's step: fold the ledger and drop duration hours no window reads.
     Service-wide (organization None) only: the figures are one table for everyone."""

@@ -10,8 +10,10 @@ INSERT statements on SQLite.
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+_EMPTY_KEYS: dict[type, str] = {list: "[]", dict: "{}"}
 
 
 def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
@@ -20,6 +22,9 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
     when the rows must appear together."""
     if not objs:
         return
+    # The wrapper itself, once: each attribute of django.db.connection (a proxy) is looked
+    # up through a context-local on every access, and this loop makes ~10 per row.
+    connection = connections[DEFAULT_DB_ALIAS]
     meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if not f.generated]
     for f in fields:
@@ -28,7 +33,7 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
                 f.pre_save(obj, add=True)
     # One converted value per distinct value object and field (ids stay valid: the
     # instances hold the objects for the whole call).
-    converted: list[dict[int, Any]] = [{} for _ in fields]
+    converted: list[dict[int | str, Any]] = [{} for _ in fields]
     attnames = [f.attname for f in fields]
     rows: list[list[Any]] = []
     for obj in objs:
@@ -37,7 +42,9 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
         for i, field in enumerate(fields):
             value = values[attnames[i]]
             memo = converted[i]
-            key = id(value)
+            # Empty lists and dicts (a JSONField's default, one new object per row) are
+            # one value each.
+            key = id(value) if value or type(value) not in _EMPTY_KEYS else _EMPTY_KEYS[type(value)]
             if key in memo:
                 row.append(memo[key][1])
             else:
@@ -60,5 +67,6 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
                 batch = rows[start : start + per_statement]
                 sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(batch))
                 cursor.execute(sql, [v for row in batch for v in row])
+    alias = connection.alias
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, alias

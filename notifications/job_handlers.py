@@ -1,5 +1,7 @@
 """The notifications app's job types (autodiscovered) and its cleanup steps."""
 
+from typing import Any
+
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
@@ -13,7 +15,8 @@ from jobs.retry import RetryPolicy
 from notifications.api.serializers import UserIdsField
 from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
 from notifications.events import InvalidNotification
-from notifications.services.deliveries import SEND_JOB_TYPE, delivery_attempt
+from notifications.services.deliveries import BATCH_JOB_TYPE, MAX_BATCH_SIZE, SEND_JOB_TYPE, delivery_attempt
+from notifications.services.delivery_batches import delivery_batch_send
 from notifications.services.digests import digest_runs_purge, digests_create_due
 from notifications.services.event_fanout import FANOUT_JOB_TYPE, MAX_EVENT_RECIPIENTS, notification_event_fan_out
 from notifications.services.failure_alerts import ALERT_JOB_TYPE, job_failure_alert
@@ -22,6 +25,30 @@ from notifications.services.notification_center import channel_deliveries_purge,
 
 class NotificationSendPayload(serializers.Serializer):
     delivery_id = serializers.CharField(max_length=40)
+
+
+class DeliveryIdsField(serializers.Field):
+    """A list of delivery ids, checked in one pass (a ListField costs a field call per id)."""
+
+    default_error_messages = {
+        "invalid": "Must be a list of 1 to {max} delivery ids (strings of at most 40 characters).",
+    }
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if (
+            not isinstance(data, list)
+            or not 1 <= len(data) <= MAX_BATCH_SIZE
+            or not all(type(v) is str and 0 < len(v) <= 40 for v in data)
+        ):
+            self.fail("invalid", max=MAX_BATCH_SIZE)
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class NotificationSendBatchPayload(serializers.Serializer):
+    delivery_ids = DeliveryIdsField()
 
 
 class JobFailureAlertPayload(serializers.Serializer):
@@ -53,6 +80,24 @@ def notification_send(ctx: JobContext) -> dict:
     return delivery_attempt(
         delivery_id=ctx.payload["delivery_id"], gives_up_on_failure=last.gives_up, organization_id=job.organization_id
     )
+
+
+@job_handler(BATCH_JOB_TYPE, scope="internal", payload=NotificationSendBatchPayload, timeout=600)
+def notification_send_batch(ctx: JobContext) -> dict:
+    """Send a batch of a fan-out's deliveries of the job's organization over reused
+    connections; one that fails for now is handed to a notification_send job of its own."""
+    counts = delivery_batch_send(
+        job_id=ctx.job.id,
+        organization_id=ctx.job.organization_id,
+        delivery_ids=ctx.payload["delivery_ids"],
+        check=ctx.check,
+    )
+    ctx.set_counts(
+        processed=counts["sent"] + counts["failed"] + counts["retrying"],
+        succeeded=counts["sent"],
+        failed=counts["failed"] + counts["retrying"],
+    )
+    return counts
 
 
 @job_handler(FANOUT_JOB_TYPE, scope="internal", payload=NotificationFanoutPayload, timeout=600, priority="high")

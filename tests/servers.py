@@ -25,6 +25,8 @@ class _Collector:
         self.envelopes: list = []
         self.refuse_with: str | None = None  # e.g. "550 mailbox unavailable"
         self.data_replies: list[str] = []  # answers to the next DATA commands, then "250"
+        # Answers to the next DATA commands of messages to one address, then "250".
+        self.data_replies_to: dict[str, list[str]] = {}
         self.sessions: list = []  # one per connection that sent a message
         self.received = threading.Event()
 
@@ -39,6 +41,9 @@ class _Collector:
             self.sessions.append(session)
         if self.data_replies:
             return self.data_replies.pop(0)
+        for address in envelope.rcpt_tos:
+            if self.data_replies_to.get(address):
+                return self.data_replies_to[address].pop(0)
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         self.received.set()

@@ -2,14 +2,19 @@
 
 Delivery status follows the job: queued (or deferred to the end of quiet hours) → sent,
 or failed once the job gives up (at once for a permanent error; after the job system's
-retries for a transient one).
+retries for a transient one). A fan-out's deliveries go out in batches, one
+notification_send_batch job each (notifications.services.delivery_batches); a batch hands
+a delivery that failed for a while to a notification_send job of its own, which is also
+what a single delivery (and a resend) gets.
 """
 
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
@@ -34,6 +39,8 @@ from notifications.services.notification_settings import notification_settings_g
 logger = logging.getLogger(__name__)
 
 SEND_JOB_TYPE = "notification_send"
+BATCH_JOB_TYPE = "notification_send_batch"
+MAX_BATCH_SIZE = 1000
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
 JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}
@@ -43,25 +50,43 @@ class DeliveryRetry(Exception):
     """A transient failure: the job system retries it with its backoff."""
 
 
+def send_batch_size() -> int:
+    """NOTIFICATIONS_SEND_BATCH_SIZE, within 1..MAX_BATCH_SIZE."""
+    return max(1, min(int(django_settings.NOTIFICATIONS_SEND_BATCH_SIZE), MAX_BATCH_SIZE))
+
+
 def deliveries_enqueue(deliveries: list[Delivery], *, priority: str, by: str) -> None:
-    """Insert the deliveries and one notification_send job each (run at deferred_until
-    for deferred ones). Call inside the transaction that creates what they belong to."""
+    """Insert the deliveries and their send jobs (run at deferred_until for deferred ones):
+    one notification_send_batch job per NOTIFICATIONS_SEND_BATCH_SIZE deliveries due at
+    the same time, a notification_send job for a batch of one. Each delivery's job_id is
+    its job. Call inside the transaction that creates what they belong to."""
     by_run_at: dict[datetime | None, list[Delivery]] = {}
     for d in deliveries:
         by_run_at.setdefault(d.deferred_until, []).append(d)
+    size = send_batch_size()
     with transaction.atomic():
-        # One bulk insert of jobs per distinct run time (quiet hours: a few at most).
+        # One bulk insert of jobs per job type and distinct run time (quiet hours: a few at most).
         for run_at, group in by_run_at.items():
-            ids = job_enqueue_many(
-                organization=group[0].organization,
-                job_type=SEND_JOB_TYPE,
-                payloads=[{"delivery_id": d.pk} for d in group],
-                priority=JOB_PRIORITY.get(priority, "medium"),
-                run_at=run_at,
-                created_by=by,
-            )
-            for d, job_id in zip(group, ids, strict=True):
-                d.job_id = job_id
+            batches = [group[i : i + size] for i in range(0, len(group), size)]
+            singles = [b for b in batches if len(b) == 1]
+            many = [b for b in batches if len(b) > 1]
+            for job_type, chosen, payloads in (
+                (SEND_JOB_TYPE, singles, [{"delivery_id": b[0].pk} for b in singles]),
+                (BATCH_JOB_TYPE, many, [{"delivery_ids": [d.pk for d in b]} for b in many]),
+            ):
+                if not chosen:
+                    continue
+                ids = job_enqueue_many(
+                    organization=group[0].organization,
+                    job_type=job_type,
+                    payloads=payloads,  # type: ignore[arg-type]
+                    priority=JOB_PRIORITY.get(priority, "medium"),
+                    run_at=run_at,
+                    created_by=by,
+                )
+                for batch, job_id in zip(chosen, ids, strict=True):
+                    for d in batch:
+                        d.job_id = job_id
         bulk_insert(deliveries)
 
 
@@ -124,9 +149,9 @@ def delivery_attempt(
         # not into the delivery row, the job's error, its attempt log, the log file or the admin.
         error = credential_free(str(exc), settings)
         final = exc.permanent or gives_up_on_failure
-        _record_failure(delivery, error=error, final=final)
+        delivery_failure_record(delivery, error=error, final=final)
         if final:
-            _fallback_safely(delivery, settings)
+            delivery_fallback_safely(delivery, settings)
         logger.warning(
             "notification delivery failed",
             extra={**log_fields, "error": error, "outcome": "failed" if final else "will_retry"},
@@ -138,9 +163,9 @@ def delivery_attempt(
         raise DeliveryRetry(error) from None
     except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
         error = credential_free(f"{type(exc).__name__}: {exc}", settings)
-        _record_failure(delivery, error=error, final=gives_up_on_failure)
+        delivery_failure_record(delivery, error=error, final=gives_up_on_failure)
         if gives_up_on_failure:
-            _fallback_safely(delivery, settings)
+            delivery_fallback_safely(delivery, settings)
         # Re-raised without its text or traceback: either may quote a credential.
         raise DeliveryRetry(error) from None
     now = timezone.now()
@@ -166,7 +191,8 @@ def delivery_attempt(
     }
 
 
-def _fallback_safely(delivery: Delivery, settings: NotificationSettings) -> None:
+def delivery_fallback_safely(delivery: Delivery, settings: NotificationSettings) -> None:
+    """The email fallback of a delivery that failed for good, never raising."""
     try:
         delivery_fallback_to_email(delivery=delivery, settings=settings)
     except Exception:  # the failure is recorded already; a fallback problem must not hide it
@@ -252,7 +278,8 @@ def credential_free(text: str, settings: NotificationSettings) -> str:
     return scrub(text, secrets_).replace("\x00", "\\x00")
 
 
-def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
+def delivery_failure_record(delivery: Delivery, *, error: str, final: bool) -> None:
+    """Count a failed attempt with its (credential-free) error; `final`: the delivery failed."""
     changes: dict[str, Any] = {"last_error": error[:2000], "attempts": F("attempts") + 1, "updated_at": timezone.now()}
     if final:
         changes["status"] = DeliveryStatus.FAILED
@@ -264,26 +291,42 @@ def _record_failure(delivery: Delivery, *, error: str, final: bool) -> None:
 def notification_status_refresh(*, notification_id: str) -> None:
     """pending while a delivery is queued or deferred, then failed if any failed, else sent:
     in `delivery_status` always, and in `status` unless the user has read it (read stays read)."""
+    notifications_status_refresh(notification_ids=[notification_id])
+
+
+def notifications_status_refresh(*, notification_ids: Collection[str]) -> None:
+    """notification_status_refresh() for many notifications (a batch of sends): one query
+    for their deliveries, one UPDATE per resulting status."""
+    if not notification_ids:
+        return
     # A failed delivery that a fallback replaced is judged by its replacement.
-    statuses = set(
-        Delivery.objects.filter(notification_id=notification_id, replaced_by__isnull=True).values_list(
-            "status", flat=True
-        )
+    statuses: dict[str, set[str]] = {}
+    rows = Delivery.objects.filter(notification_id__in=notification_ids, replaced_by__isnull=True).values_list(
+        "notification_id", "status"
     )
+    for notification_id, delivery_status in rows:
+        statuses.setdefault(notification_id, set()).add(delivery_status)
+    by_status: dict[str, list[str]] = {}
+    for notification_id in notification_ids:
+        by_status.setdefault(_notification_status(statuses.get(notification_id, set())), []).append(notification_id)
+    for status, ids in by_status.items():
+        changes: dict[str, Any] = {
+            # Delivery is recorded whether or not the user has read the notification meanwhile.
+            "delivery_status": status,
+            "status": Case(When(status=NotificationStatus.READ, then=F("status")), default=Value(status)),
+        }
+        if status == NotificationStatus.SENT:
+            changes["sent_at"] = Coalesce(F("sent_at"), Value(timezone.now()))
+        filtered = Notification.objects.filter(pk=ids[0]) if len(ids) == 1 else Notification.objects.filter(pk__in=ids)
+        filtered.update(**changes)
+
+
+def _notification_status(statuses: set[str]) -> str:
     if statuses & set(PENDING_DELIVERY_STATUSES):
-        status = NotificationStatus.PENDING
-    elif DeliveryStatus.FAILED in statuses:
-        status = NotificationStatus.FAILED
-    else:
-        status = NotificationStatus.SENT
-    changes: dict[str, Any] = {
-        # Delivery is recorded whether or not the user has read the notification meanwhile.
-        "delivery_status": status,
-        "status": Case(When(status=NotificationStatus.READ, then=F("status")), default=Value(status)),
-    }
-    if status == NotificationStatus.SENT:
-        changes["sent_at"] = Coalesce(F("sent_at"), Value(timezone.now()))
-    Notification.objects.filter(pk=notification_id).update(**changes)  # one UPDATE: it runs after every send
+        return NotificationStatus.PENDING
+    if DeliveryStatus.FAILED in statuses:
+        return NotificationStatus.FAILED
+    return NotificationStatus.SENT
 
 
 def delivery_resendable(delivery: Delivery) -> bool:
@@ -307,9 +350,9 @@ def delivery_resend(*, delivery: Delivery, by: str) -> Delivery:
             )
         delivery.status, delivery.deferred_until = DeliveryStatus.QUEUED, None
         job = delivery.job
-        if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        if job is not None and job.job_type == SEND_JOB_TYPE and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             job_retry(job=job, by=by)
-        else:  # its job was cleaned up (or never ran): a new one
+        else:  # its job was cleaned up, never ran, or sends a batch (whose others are not resent): a new one
             delivery.job = _enqueue(
                 delivery,
                 priority="normal",

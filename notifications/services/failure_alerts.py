@@ -32,7 +32,7 @@ ALERT_WINDOW = timedelta(minutes=15)
 ERROR_MAX_CHARS = 2000
 # Never alerted about: an alert that failed (no alert loops), and a notification delivery,
 # whose failure is the delivery's own state (failed, with its error) and falls back to email.
-QUIET_JOB_TYPES = frozenset({ALERT_JOB_TYPE, "notification_send"})
+QUIET_JOB_TYPES = frozenset({ALERT_JOB_TYPE, "notification_send", "notification_send_batch"})
 
 
 def on_job_failed(failed: FailedJob) -> None:

@@ -260,6 +260,7 @@ def _fan_out(
         "action_url": rendered.action_url,
         "created_at": now,
     }
+    channel_lists: dict[tuple[str, ...], list[str]] = {}
     for user in users:
         chosen = reach[user.pk]
         # Personal quiet hours apply on top of the organization's: the later end wins.
@@ -283,7 +284,9 @@ def _fan_out(
                     content=content,
                 )
             )
-        notification.channels = [IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization)]
+        channel_list = (IN_APP, *(d.channel for d in mine), *(spec.key for spec in to_organization))
+        # One list per distinct set of channels: the insert converts each list object once.
+        notification.channels = channel_lists.setdefault(channel_list, list(channel_list))
         if not mine:  # in-app only (organization posts are not the user's): delivered on creation
             notification.status, notification.delivery_status = NotificationStatus.SENT, NotificationStatus.SENT
             notification.sent_at = now

@@ -127,6 +127,7 @@ def test_lists__show_only_the_callers_organization(acme_objects, other_admin_cli
         ("log_rotate", {}, 403, 201),
         ("noop", {}, 400, 400),  # internal: not offered at all
         ("notification_send", {"delivery_id": "dlv_x"}, 400, 400),
+        ("notification_send_batch", {"delivery_ids": ["dlv_x"]}, 400, 400),
         ("django_task", {"task_path": "x.y"}, 400, 400),
     ],
 )

@@ -192,3 +192,35 @@ def test_the_cleanup_step_drops_duration_hours_no_window_reads(org):
     assert [f.hour.date() for f in JobDurationFigure.objects.all()] == [(timezone.now() - timedelta(days=1)).date()]
     since = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
     assert kept_durations(org.pk, since) == real_durations(org.pk, since) == {"test_noop": (1, 1, 5.0)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_folds_the_figures_ledger_from_its_heartbeat(org):
+    """PostgreSQL's ledger does not wait for someone to read /stats: a worker folds it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps one row per key: there is no ledger to fold")
+    env = worker_env(JOBS_HANDLER_MODULES="tests.job_types", LOG_LEVEL="WARNING", JOBS_FIGURES_COMPACT_SECONDS="0")
+    # Three bursts with folding off: at least one ledger row per key per burst.
+    for _ in range(3):
+        job_enqueue_many(organization=org, job_type="test_noop", payloads=[{}] * 10)
+        run_burst(env)
+
+    def ledger_rows() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM background_job_counts WHERE organization_id = %s", [org.pk])
+            return cursor.fetchone()[0]
+
+    assert ledger_rows() >= 3
+    assert stats_counts(org.pk) == Counter({("test_noop", "completed"): 30})
+
+    # A worker with nothing to run, folding on (the default): its first heartbeat folds.
+    run_burst({**env, "JOBS_FIGURES_COMPACT_SECONDS": "60"})
+
+    assert ledger_rows() == 1
+    assert_figures_match_rows([org.pk])
+
+
+def run_burst(env: dict[str, str]) -> None:
+    worker = start_worker("--burst", "--concurrency", "1", env=env)
+    output, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, output.decode()

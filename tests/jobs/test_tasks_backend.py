@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist
@@ -149,3 +149,149 @@ def test_round_trip__flaky_task_succeeds_on_retry_and_sees_its_attempt(transacti
     assert result.return_value == 2
     assert [e.exception_class for e in result.errors] == [ConnectionError]
     assert result.attempts == 2
+
+
+# --- many enqueues in one transaction: written together (jobs/task_buffer.py) --------------
+
+
+def _task_jobs() -> int:
+    return BackgroundJob.objects.filter(job_type="django_task").count()
+
+
+def test_outside_a_transaction__each_enqueue_is_written_and_committed_at_once(transactional_db):
+    result = tasks_app.add.enqueue(1, 2)
+
+    assert connection.pending_writes == [] and connection.execute_wrappers == []  # nothing waits
+    other = connection.copy()  # another connection sees it: committed
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT payload FROM background_jobs WHERE id = %s", [result.id])
+            assert cursor.fetchone() is not None
+    finally:
+        other.close()
+
+
+def test_in_transaction__jobs_are_visible_to_the_transactions_own_queries(transactional_db):
+    with transaction.atomic():
+        results = [tasks_app.add.enqueue(i, 1) for i in range(50)]
+        # Read-your-writes: a query in the same transaction sees every job, under its id.
+        inside = set(BackgroundJob.objects.filter(job_type="django_task").values_list("id", flat=True))
+        assert inside == {r.id for r in results}
+        assert default_task_backend.get_result(results[7].id).args == [7, 1]
+        more = [tasks_app.greet.enqueue("Ada") for _ in range(3)]
+
+    jobs = {j.id: j for j in BackgroundJob.objects.filter(job_type="django_task")}
+    assert set(jobs) == {r.id for r in results + more}
+    assert [jobs[r.id].payload["args"] for r in results] == [[i, 1] for i in range(50)]
+    assert {jobs[r.id].priority for r in more} == {JobPriority.HIGH}  # greet's priority 10
+    fetched = tasks_app.add.get_result(results[-1].id)
+    assert (fetched.status, fetched.args, fetched.enqueued_at) == (
+        TaskResultStatus.READY,
+        [49, 1],
+        results[-1].enqueued_at,
+    )
+
+
+def test_in_transaction__a_rollback_after_the_jobs_were_written_leaves_none(transactional_db):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        results = [tasks_app.add.enqueue(i, 1) for i in range(20)]
+        assert _task_jobs() == 20  # written (the query came first)
+        [tasks_app.add.enqueue(i, 2) for i in range(5)]  # and these not yet
+        raise RuntimeError("request failed")
+
+    with transaction.atomic():  # the next transaction writes nothing left over
+        assert _task_jobs() == 0
+    assert _task_jobs() == 0
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result(results[0].id)
+
+
+def test_in_transaction__a_savepoint_rollback_drops_only_the_tasks_enqueued_after_it(transactional_db):
+    with transaction.atomic():
+        before = tasks_app.add.enqueue(1, 1)  # waiting when the savepoint is made
+        with pytest.raises(RuntimeError), transaction.atomic():
+            inner = [tasks_app.add.enqueue(2, i) for i in range(3)]
+            raise RuntimeError("inner step failed")
+        kept = tasks_app.add.enqueue(3, 3)
+        sid = transaction.savepoint()
+        dropped = tasks_app.add.enqueue(4, 4)
+        BackgroundJob.objects.exists()  # written, then rolled back with the savepoint
+        transaction.savepoint_rollback(sid)
+        inner_kept = [tasks_app.add.enqueue(5, i) for i in range(2)]
+        with transaction.atomic():  # a savepoint released: its tasks stay
+            released = tasks_app.add.enqueue(6, 6)
+
+    ids = set(BackgroundJob.objects.filter(job_type="django_task").values_list("id", flat=True))
+    assert ids == {before.id, kept.id, released.id, *(r.id for r in inner_kept)}
+    assert not ids & {dropped.id, *(r.id for r in inner)}
+
+
+def test_in_transaction__another_execute_wrapper_is_left_as_it_was(transactional_db):
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql.split()[0])
+        return execute(sql, params, many, context)
+
+    with transaction.atomic():
+        with connection.execute_wrapper(spy):
+            first = tasks_app.add.enqueue(1, 1)
+        # Its `with` popped its own wrapper, not the one holding the rows back.
+        assert spy not in connection.execute_wrappers
+        second = tasks_app.add.enqueue(2, 2)
+
+    assert set(BackgroundJob.objects.values_list("id", flat=True)) == {first.id, second.id}
+    assert seen == []  # the rows were written after its block, not under it
+    assert connection.execute_wrappers == []
+
+
+def test_in_transaction__a_thousand_enqueues_are_one_insert(transactional_db):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        results = [tasks_app.add.enqueue(i, i) for i in range(1000)]
+
+    writes = [q["sql"] for q in queries.captured_queries if "background_jobs" in q["sql"]]
+    assert len(writes) == 1  # one executemany (SQLite) or one COPY (PostgreSQL)
+    assert len(queries.captured_queries) <= 4  # BEGIN/SAVEPOINT bookkeeping aside
+    assert BackgroundJob.objects.filter(pk__in=[r.id for r in results]).count() == 1000
+
+
+def test_in_transaction__arguments_json_cannot_carry_are_rejected_at_the_call(transactional_db):
+    with transaction.atomic():
+        with pytest.raises(TypeError):
+            tasks_app.add.enqueue(object(), 1)
+        with pytest.raises(ValueError):
+            tasks_app.add.enqueue(float("nan"), 1)
+        ok = tasks_app.add.enqueue(1, 1)
+
+    assert list(BackgroundJob.objects.values_list("id", flat=True)) == [ok.id]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_in_transaction__a_listening_worker_is_woken_at_commit_not_before(transactional_db):
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"], autocommit=True
+    ) as listener:
+        listener.execute("LISTEN hcm_jobs")
+        with transaction.atomic():
+            [tasks_app.add.enqueue(i, 1) for i in range(10)]
+            assert _task_jobs() == 10  # written
+            assert list(listener.notifies(timeout=0.2, stop_after=1)) == []  # not before the commit
+        notified = list(listener.notifies(timeout=5, stop_after=1))
+
+    assert [n.channel for n in notified] == ["hcm_jobs"]
+
+
+def test_in_transaction__runworker_runs_every_task_once_committed(transactional_db, tmp_path):
+    with transaction.atomic():
+        results = [tasks_app.add.enqueue(i, 100) for i in range(30)]
+
+    run_burst(tmp_path)
+
+    for i, result in enumerate(results):
+        result.refresh()
+        assert (result.status, result.return_value, result.attempts) == (TaskResultStatus.SUCCESSFUL, i + 100, 1)

@@ -25,7 +25,7 @@ from tests.workers import start_worker, wait_until, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 postgres_only = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL only")
 sqlite_only = pytest.mark.skipif(POSTGRES, reason="SQLite only")
 

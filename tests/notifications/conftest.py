@@ -47,6 +47,7 @@ def smtp(_smtp_server) -> SMTPServer:
     _smtp_server.collector.envelopes.clear()
     _smtp_server.collector.refuse_with = None
     _smtp_server.collector.data_replies.clear()
+    _smtp_server.collector.data_replies_to.clear()
     _smtp_server.collector.sessions.clear()
     return _smtp_server
 

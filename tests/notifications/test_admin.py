@@ -32,13 +32,15 @@ def failed_slack_delivery(org, admin_user) -> Delivery:
     )
     notify(org, "critical_alert", data={"summary": "Disk full"})
     delivery = Delivery.objects.get(channel="slack")
-    # As the worker leaves it after Slack answered 404.
+    # As the worker leaves the batch of both after Slack answered 404: the email sent, the
+    # Slack post failed, the batch job completed.
     Delivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.FAILED, last_error="Slack says 404", attempts=1
     )
+    Delivery.objects.filter(channel="email").update(status=DeliveryStatus.SENT, attempts=1)
     job = delivery.job
-    assert job is not None
-    job.status = JobStatus.FAILED
+    assert job is not None and job.job_type == "notification_send_batch"
+    job.status = JobStatus.COMPLETED
     job.save()
     return delivery
 
@@ -97,7 +99,10 @@ def test_resend_action__queues_failed_deliveries_again(staff, failed_slack_deliv
     assert "Queued 1 delivery(ies) again." in page and "Skipped 1 that had not failed." in page
     failed_slack_delivery.refresh_from_db()
     assert failed_slack_delivery.status == DeliveryStatus.QUEUED
-    assert failed_slack_delivery.job.status == JobStatus.QUEUED and failed_slack_delivery.job.retry_count == 0
+    # A job of its own: the batch (and its email) is not sent again.
+    job = failed_slack_delivery.job
+    assert job.job_type == "notification_send" and job.status == JobStatus.QUEUED and job.retry_count == 0
+    assert job.payload == {"delivery_id": failed_slack_delivery.pk}
 
 
 def test_settings_page__links_to_recent_deliveries(staff, org, failed_slack_delivery):

@@ -107,8 +107,10 @@ def test_event__critical_alert_to_many_people__one_notification_and_email_each(a
     assert job.status == "completed", job.error_message
     assert job.result == {"recipients": 1500, "notifications": 1500, "deliveries": 1500}
     assert Notification.objects.filter(type="critical_alert").count() == 1500
-    emails = Delivery.objects.filter(channel="email", status="queued", job__job_type="notification_send")
+    emails = Delivery.objects.filter(channel="email", status="queued", job__job_type="notification_send_batch")
     assert emails.count() == 1500
+    # One send job per NOTIFICATIONS_SEND_BATCH_SIZE (100) deliveries.
+    assert BackgroundJob.objects.filter(job_type="notification_send_batch").count() == 15
     assert set(emails.values_list("recipient", flat=True)) == {f"p{i}@acme.test" for i in range(1500)}
 
 
