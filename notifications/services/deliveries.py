@@ -20,6 +20,7 @@ from jobs.models import JobStatus, JobTrigger
 from jobs.services import JobStateError, job_enqueue, job_enqueue_many, job_retry
 from notifications.bulk_insert import bulk_insert
 from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
+from notifications.job_types import SEND_JOB_TYPE
 from notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -33,7 +34,6 @@ from notifications.services.notification_settings import notification_settings_g
 
 logger = logging.getLogger(__name__)
 
-SEND_JOB_TYPE = "notification_send"
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
 JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}

@@ -1,0 +1,9 @@
+"""The notifications app's job type names and payload limits, apart from the services that
+use them: a worker registers the job types (notifications/job_handlers.py) without
+importing those services until a job of the type runs (issue 13: a leaner worker)."""
+
+SEND_JOB_TYPE = "notification_send"
+FANOUT_JOB_TYPE = "notification_fanout"
+ALERT_JOB_TYPE = "job_failure_alert"
+# Beyond this many ids, a client sends several events (or none: the system admins).
+MAX_EVENT_RECIPIENTS = 50_000
