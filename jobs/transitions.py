@@ -3,6 +3,7 @@ it applies only while that worker still holds that attempt of the job."""
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -12,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from hcm.logging import make_record
 from jobs.context import ClaimedJob
 from jobs.hooks import FailedJob, job_failed
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus
@@ -87,6 +89,7 @@ def _log(
     outcome: str,
     duration_ms: float | None = None,
     level: int = logging.INFO,
+    created: float | None = None,
     **extra: Any,
 ) -> None:
     if not logger.isEnabledFor(level):
@@ -104,8 +107,18 @@ def _log(
         fields["duration_ms"] = round(duration_ms, 2)
     fields.update(extra)
     # As logger.log(), without its walk up the stack to find the calling line (findCaller):
-    # a line per job, and the caller is always this function.
-    record = logger.makeRecord(logger.name, level, __file__, _LOG_LINE, message, (), None, func="_log", extra=fields)
+    # a line per job, and the caller is always this function; the record from a template
+    # (hcm.logging.make_record), stamped with the batch's commit time.
+    record = make_record(
+        logger,
+        level,
+        message,
+        fields,
+        created=time.time() if created is None else created,
+        pathname=__file__,
+        lineno=_LOG_LINE,
+        func="_log",
+    )
     logger.handle(record)
 
 
@@ -203,8 +216,11 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
         _insert_attempts(attempts)
 
         def log_committed() -> None:
+            committed = time.time()  # one clock reading for the batch's lines
             for r, message, outcome, level, extra in logs:
-                _log(r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, **extra)
+                _log(
+                    r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, created=committed, **extra
+                )
             for failed in failed_for_good:
                 job_failed(failed)
 

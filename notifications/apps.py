@@ -1,4 +1,9 @@
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from jobs.hooks import FailedJob
 
 
 class NotificationsConfig(AppConfig):
@@ -10,8 +15,14 @@ class NotificationsConfig(AppConfig):
         from jobs.hooks import register_job_failed_hook
         from notifications import checks  # noqa: F401  (registers the system checks)
         from notifications.channels.base import channels
-        from notifications.services.failure_alerts import on_job_failed
 
         channels()
         # A job that fails for good alerts its organization (notifications/services/failure_alerts.py).
-        register_job_failed_hook(on_job_failed)
+        register_job_failed_hook(_on_job_failed)
+
+
+def _on_job_failed(failed: "FailedJob") -> None:
+    # Imported at the first failure, not in every worker at start (issue 13: a leaner worker).
+    from notifications.services.failure_alerts import on_job_failed
+
+    on_job_failed(failed)

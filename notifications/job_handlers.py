@@ -1,4 +1,9 @@
-"""The notifications app's job types (autodiscovered) and its cleanup steps."""
+"""The notifications app's job types (autodiscovered) and its cleanup steps.
+
+The services each handler calls are imported when a job of its type first runs, not when
+the worker starts: a worker that never fans out an event or sends a digest does not hold
+them (issue 13: a leaner worker). The payloads and names here are light.
+"""
 
 from typing import Any
 
@@ -12,15 +17,16 @@ from jobs.errors import PermanentJobError
 from jobs.models import BackgroundJob
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
-from notifications.api.serializers import UserIdsField
 from notifications.email import job as _email_job  # noqa: F401  (registers email_send)
-from notifications.events import InvalidNotification
-from notifications.services.deliveries import BATCH_JOB_TYPE, MAX_BATCH_SIZE, SEND_JOB_TYPE, delivery_attempt
-from notifications.services.delivery_batches import delivery_batch_send
-from notifications.services.digests import digest_runs_purge, digests_create_due
-from notifications.services.event_fanout import FANOUT_JOB_TYPE, MAX_EVENT_RECIPIENTS, notification_event_fan_out
-from notifications.services.failure_alerts import ALERT_JOB_TYPE, job_failure_alert
-from notifications.services.notification_center import channel_deliveries_purge, read_notifications_purge
+from notifications.job_types import (
+    ALERT_JOB_TYPE,
+    BATCH_JOB_TYPE,
+    FANOUT_JOB_TYPE,
+    MAX_BATCH_SIZE,
+    MAX_EVENT_RECIPIENTS,
+    SEND_JOB_TYPE,
+)
+from notifications.payload_fields import UserIdsField
 
 
 class NotificationSendPayload(serializers.Serializer):
@@ -72,6 +78,8 @@ class NotificationDigestPayload(serializers.Serializer):
 def notification_send(ctx: JobContext) -> dict:
     """Send one email / SMS / Slack delivery of the job's organization; permanent failures
     are not retried."""
+    from notifications.services.deliveries import delivery_attempt
+
     job = ctx.job
     # The job system owns the retry rule; ask it whether a failure now would be the last.
     last = RetryPolicy.from_settings().after_failure(
@@ -86,6 +94,8 @@ def notification_send(ctx: JobContext) -> dict:
 def notification_send_batch(ctx: JobContext) -> dict:
     """Send a batch of a fan-out's deliveries of the job's organization over reused
     connections; one that fails for now is handed to a notification_send job of its own."""
+    from notifications.services.delivery_batches import delivery_batch_send
+
     counts = delivery_batch_send(
         job_id=ctx.job.id,
         organization_id=ctx.job.organization_id,
@@ -104,6 +114,9 @@ def notification_send_batch(ctx: JobContext) -> dict:
 def notification_fanout(ctx: JobContext) -> dict:
     """Fan an event out (POST /api/system/notification-events): every notification and
     delivery of the job's organization, in one transaction, once."""
+    from notifications.events import InvalidNotification
+    from notifications.services.event_fanout import notification_event_fan_out
+
     job, payload = ctx.job, ctx.payload
     if job.organization_id is None or payload["organization_id"] != job.organization_id:
         raise PermanentJobError(
@@ -130,6 +143,8 @@ def notification_fanout(ctx: JobContext) -> dict:
 @job_handler("notification_digest", scope="internal", payload=NotificationDigestPayload, timeout=300, priority="low")
 def notification_digest(ctx: JobContext) -> dict:
     """Queue the digest emails that are due (the job's organization, or all); idempotent."""
+    from notifications.services.digests import digests_create_due
+
     named, own = ctx.payload.get("organization_id"), ctx.job.organization_id
     if own is not None and named not in (None, own):
         raise PermanentJobError(f"A digest job of organization {own} cannot run another organization's digests.")
@@ -141,22 +156,30 @@ def notification_digest(ctx: JobContext) -> dict:
 @job_handler(ALERT_JOB_TYPE, scope="internal", payload=JobFailureAlertPayload, timeout=60, priority="high")
 def job_failure_alert_send(ctx: JobContext) -> dict:
     """Tell the failed job's organization admins (or the platform operators), throttled."""
+    from notifications.services.failure_alerts import job_failure_alert
+
     return job_failure_alert(job_id=ctx.payload["job_id"], organization_id=ctx.job.organization_id)
 
 
 def _purge_read_notifications(organization_id: str | None) -> int:
+    from notifications.services.notification_center import read_notifications_purge
+
     return read_notifications_purge(
         older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
     )
 
 
 def _purge_channel_deliveries(organization_id: str | None) -> int:
+    from notifications.services.notification_center import channel_deliveries_purge
+
     return channel_deliveries_purge(
         older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
     )
 
 
 def _purge_digest_runs(organization_id: str | None) -> int:
+    from notifications.services.digests import digest_runs_purge
+
     return digest_runs_purge(
         older_than_days=settings.NOTIFICATIONS_READ_RETENTION_DAYS, organization_id=organization_id
     )

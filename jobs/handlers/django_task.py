@@ -2,16 +2,12 @@
 
 from dataclasses import replace
 
-from django_tasks.base import TaskContext, TaskError, TaskResultStatus
-from django_tasks.signals import task_finished, task_started
-from django_tasks.utils import get_exception_traceback, get_module_path, normalize_json
 from rest_framework import serializers
 
 from jobs.context import JobContext
 from jobs.errors import PermanentJobError
 from jobs.models import BackgroundJob
 from jobs.registry import job_handler
-from jobs.tasks_backend import BackgroundJobBackend, task_for_job, task_result_from_job
 
 
 class DjangoTaskPayload(serializers.Serializer):
@@ -26,6 +22,14 @@ class DjangoTaskPayload(serializers.Serializer):
 @job_handler("django_task", scope="internal", payload=DjangoTaskPayload, timeout=900)
 def django_task(ctx: JobContext) -> dict:
     """Runs a Django Tasks API task (`@task` … `.enqueue()`)."""
+    # Imported at the first task, not at start: django_tasks pulls in django-stubs-ext,
+    # which imports the syndication views and xml.sax (~1 MiB in every worker, issue 13).
+    from django_tasks.base import TaskContext, TaskError, TaskResultStatus
+    from django_tasks.signals import task_finished, task_started
+    from django_tasks.utils import get_exception_traceback, get_module_path, normalize_json
+
+    from jobs.tasks_backend import BackgroundJobBackend, task_for_job, task_result_from_job
+
     job = BackgroundJob.objects.get(pk=ctx.job.id)
     try:
         task = task_for_job(job)

@@ -1,7 +1,6 @@
 """Shapes of the notification center API and the notification-events API."""
 
 import json
-from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -9,8 +8,9 @@ from rest_framework import serializers
 from hcm.fields import ChoiceField
 from notifications.channels.base import all_channel_choices
 from notifications.events import DATA_MAX_BYTES
+from notifications.job_types import MAX_EVENT_RECIPIENTS
 from notifications.models import Delivery, Notification, NotificationContact, NotificationPriority
-from notifications.services.event_fanout import MAX_EVENT_RECIPIENTS
+from notifications.payload_fields import UserIdsField
 from notifications.shapes import NOTIFICATION_FIELDS
 from notifications.validators import validate_e164
 
@@ -69,42 +69,11 @@ class NotificationCreateSerializer(serializers.Serializer):
         return value
 
 
-MAX_ID = 2**63 - 1  # what a database integer column holds
-
-
-@extend_schema_field(
+# The field lives with the job payloads (a worker imports it without drf-spectacular); its
+# schema is declared here, where the API's schema is built.
+extend_schema_field(
     {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": MAX_EVENT_RECIPIENTS}
-)
-class UserIdsField(serializers.Field):
-    """A list of user ids (positive integers), checked in one pass: an event may name tens
-    of thousands of people, and a ListField of IntegerField costs a field call per id."""
-
-    default_error_messages = {
-        "not_a_list": "Must be a list of user ids.",
-        "not_an_id": "A valid integer (a user id) is required.",
-        "empty": "Name at least one recipient, or leave it out.",
-        "too_many": "At most {max} recipients in one event.",
-    }
-
-    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
-        self.max_length = max_length
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> list[int]:
-        if not isinstance(data, list):
-            self.fail("not_a_list")
-        if not data:
-            self.fail("empty")
-        if len(data) > self.max_length:
-            self.fail("too_many", max=self.max_length)
-        for index, value in enumerate(data):
-            if type(value) is not int or not 1 <= value <= MAX_ID:  # bool is not an id
-                # Named like a ListField's item error: recipients.<index>.
-                raise serializers.ValidationError({str(index): [self.error_messages["not_an_id"]]})
-        return data
-
-    def to_representation(self, value: Any) -> Any:
-        return value
+)(UserIdsField)
 
 
 class NotificationEventSerializer(serializers.Serializer):

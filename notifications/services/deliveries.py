@@ -25,6 +25,7 @@ from jobs.models import JobStatus, JobTrigger
 from jobs.services import JobStateError, job_enqueue, job_enqueue_many, job_retry
 from notifications.bulk_insert import bulk_insert
 from notifications.channels.base import DeliveryError, Outgoing, channels, get_channel, scrub
+from notifications.job_types import BATCH_JOB_TYPE, MAX_BATCH_SIZE, SEND_JOB_TYPE
 from notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -38,9 +39,6 @@ from notifications.services.notification_settings import notification_settings_g
 
 logger = logging.getLogger(__name__)
 
-SEND_JOB_TYPE = "notification_send"
-BATCH_JOB_TYPE = "notification_send_batch"
-MAX_BATCH_SIZE = 1000
 
 # Critical and high notifications jump the job queue; low ones wait behind the rest.
 JOB_PRIORITY = {"critical": "high", "high": "high", "normal": "medium", "low": "low"}

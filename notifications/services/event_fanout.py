@@ -14,12 +14,9 @@ from hcm.models import Organization
 from jobs.models import BackgroundJob, JobTrigger
 from jobs.services import job_enqueue
 from notifications.events import get_event_or_error
+from notifications.job_types import FANOUT_JOB_TYPE
 from notifications.services.deliveries import JOB_PRIORITY
 from notifications.services.notify import notify, recipients_check
-
-FANOUT_JOB_TYPE = "notification_fanout"
-# Beyond this many ids, a client sends several events (or none: the system admins).
-MAX_EVENT_RECIPIENTS = 50_000
 
 
 @dataclass(frozen=True)

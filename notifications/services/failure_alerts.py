@@ -21,12 +21,12 @@ from django.utils import timezone
 from hcm.models import Organization, User
 from jobs.hooks import FailedJob
 from jobs.services import job_enqueue
+from notifications.job_types import ALERT_JOB_TYPE
 from notifications.models import JobFailureAlert
 from notifications.services.notify import notify
 
 logger = logging.getLogger(__name__)
 
-ALERT_JOB_TYPE = "job_failure_alert"
 ALERT_EVENT = "job_failed"
 ALERT_WINDOW = timedelta(minutes=15)
 ERROR_MAX_CHARS = 2000

@@ -1,10 +1,12 @@
 """Log lines are key=value and never carry credentials, whichever logger wrote them."""
 
+import io
+import json
 import logging
 
 import pytest
 
-from hcm.logging import KeyValueFormatter, RedactSecretsFilter
+from hcm.logging import BufferedStreamHandler, KeyValueFormatter, RedactSecretsFilter, make_record
 
 
 def render(message: str, *args, exc: BaseException | None = None, **extra) -> str:
@@ -58,3 +60,67 @@ def test_format__one_line_with_logger_level_and_extra_fields():
     assert "\n" not in line
     assert " WARNING hcm.test job finished " in line
     assert 'job_id="job_1"' in line and "attempt=2" in line
+
+
+def test_format__extra_fields_in_order_with_the_ones_a_filter_added():
+    record = logging.getLogger("hcm.test").makeRecord(
+        "hcm.test", logging.INFO, __file__, 1, "job completed", (), None, extra={"job_id": "j1", "attempt": 1}
+    )
+    record.request_id = "r1"  # as ContextFilter adds it, after the extra fields
+
+    line = KeyValueFormatter().format(record)
+
+    assert line.endswith(' INFO hcm.test job completed job_id="j1" attempt=1 request_id="r1"')
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "back\\slash", "tab\there", "é", ""])
+def test_format__strings_that_need_escaping_are_json_quoted(value):
+    assert f"value={json.dumps(value)}" in render("m", value=value)
+
+
+def test_make_record__the_record_logger_make_record_builds():
+    logger = logging.getLogger("hcm.test")
+    extra = {"job_id": "j1", "attempt": 2}
+    expected = logger.makeRecord(logger.name, logging.INFO, __file__, 7, "job completed", (), None, "f", dict(extra))
+
+    made = make_record(
+        logger,
+        logging.INFO,
+        "job completed",
+        dict(extra),
+        created=expected.created,
+        pathname=__file__,
+        lineno=7,
+        func="f",
+    )
+
+    assert vars(made) == {**vars(expected), "relativeCreated": pytest.approx(expected.relativeCreated)}
+    assert KeyValueFormatter().format(made) == KeyValueFormatter().format(expected)
+
+
+def test_buffered_handler__log_file_gets_each_batch_the_stream_gets(tmp_path):
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "logs" / "hcm.log"))
+    handler.setFormatter(KeyValueFormatter())
+    logger = logging.getLogger("hcm.test.tee")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for n in range(3):
+            logger.warning("line %d", n)  # WARNING: written at once
+        logger.setLevel(logging.INFO)
+        logger.info("queued")  # INFO: waits for the next batch
+        assert stream.getvalue().count("\n") == 3
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    written = stream.getvalue()
+    assert [line.split(" ", 3)[3] for line in written.splitlines()] == [
+        "line 0",
+        "line 1",
+        "line 2",
+        "queued",
+    ]
+    assert (tmp_path / "logs" / "hcm.log").read_text() == written
