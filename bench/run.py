@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from procs import PROJECT_DIR, PYTHON, BenchError, WorkerProcs, driver, load_average, proc_memory_kb, start_workers
 from report import Figure, Row, Target, render
@@ -663,6 +663,9 @@ def print_report(plan: Plan, results: Results, *, load_before: str, minutes: flo
         f"{_pg_version() if 'postgres' in plan.dbs else 'SQLite ' + _sqlite_version()}. "
         f"Load average before: {load_before}; after: {load_average()} ({minutes:.1f} min run). "
         "Other processes may have been using the CPU at the same time.",
+        f"Machine speed (this run): {machine_speed()}. Runs on this machine kind have differed 2–3× "
+        "from one session to another, the peers' figures with ours, so compare runs by the ratios, not "
+        "by the rates alone.",
         "ours: `.venv/bin/python manage.py runworker` (defaults: --concurrency 4 threads, poll interval "
         "0.02 s on SQLite / 1 s + LISTEN/NOTIFY on PostgreSQL); 2 processes = two such commands.",
         "django-tasks-db 0.13.0 (django-tasks 0.12.0, Django 5.2): "
@@ -722,6 +725,42 @@ def peer_notes(plan: Plan, results: Results) -> list[str]:
             f"≥ {NO_FALL:.0%} of the rate with as many processes as cores (run-to-run noise on one machine)."
         )
     return notes
+
+
+def machine_speed() -> str:
+    """How fast this machine is right now, for comparing runs: a pure-Python loop (the CPU)
+    and a round trip between two processes over a pipe (what every database round trip and
+    worker wake-up pays; best of 3 each)."""
+    import multiprocessing
+
+    loops = []
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(10**7):
+            total += i
+        loops.append(time.perf_counter() - start)
+    here, there = multiprocessing.Pipe()
+    echo = multiprocessing.Process(target=_echo, args=(there,), daemon=True)
+    echo.start()
+    trips = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(2000):
+            here.send_bytes(b"x")
+            here.recv_bytes()
+        trips.append((time.perf_counter() - start) / 2000 * 1e6)
+    here.send_bytes(b"")
+    echo.join(timeout=5)
+    return (
+        f"a pure-Python loop of 10,000,000 additions took {min(loops):.2f} s; a round trip to another "
+        f"process over a pipe took {min(trips):.0f} µs (best of 3 each)"
+    )
+
+
+def _echo(conn: Any) -> None:
+    while message := conn.recv_bytes():
+        conn.send_bytes(message)
 
 
 def _cpu_model() -> str:
