@@ -9,6 +9,11 @@ Two costs grow with a table, and both are bounded here:
   skips within what follows the cursor).
 - An exact `COUNT(*)` visits every match. `total` is exact up to TOTAL_BOUND matches; past
   it, `total` is TOTAL_BOUND and `total_exact` is false ("at least this many").
+
+A view may split its list into disjoint ranges, each one index range in the list's order
+(`page_ranges(queryset)`, e.g. one per status when the index leads with the status but the
+list shows every status): a page is then the merge of each range's first rows, in one
+statement, instead of a sort of every match; and `total` counts along the same ranges.
 """
 
 import base64
@@ -17,6 +22,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connections
 from django.db.models import Model, Q, QuerySet
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
@@ -88,6 +94,46 @@ def after_condition(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
     return Q(**{f"{name}__{'lte' if desc else 'gte'}": values[0]}) & after(0)
 
 
+def merged_rows(ranges: list[QuerySet], ordering: list[tuple[str, bool]], *, skip: int, count: int) -> list[Model]:
+    """Rows [skip, skip + count) of the union of `ranges` (disjoint querysets of one model,
+    each ordered by `ordering`), in one statement: each range's first skip + count rows (the
+    start of its index range), merged and cut by the database."""
+    if len(ranges) == 1:
+        return list(ranges[0][skip : skip + count])
+    model = ranges[0].model
+    quote = connections[ranges[0].db].ops.quote_name
+    parts, params = [], []
+    for i, part in enumerate(ranges):
+        sql, part_params = part[: skip + count].query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS range_{i}")
+        params.extend(part_params)
+    fields = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name, _ in ordering]
+    order_by = ", ".join(
+        f"{quote(field.column)} {'DESC' if desc else 'ASC'}" for field, (_, desc) in zip(fields, ordering, strict=True)
+    )
+    sql = f"{' UNION ALL '.join(parts)} ORDER BY {order_by} LIMIT {int(count)} OFFSET {int(skip)}"
+    return list(model._default_manager.db_manager(ranges[0].db).raw(sql, params))
+
+
+def merged_count(ranges: list[QuerySet], *, bound: int) -> int:
+    """How many rows the union of `ranges` holds, counted up to `bound`, in one statement
+    that reads at most `bound` index entries in all. Each range keeps the list's ORDER BY:
+    the database then counts along the index that serves its page (a covering range of
+    the filters' prefix) instead of one that merely looks selective (the claim's partial
+    index, for queued jobs)."""
+    if len(ranges) == 1:
+        return ranges[0][:bound].count()
+    parts, params = [], []
+    for i, part in enumerate(ranges):
+        sql, part_params = part.values_list("pk")[:bound].query.sql_with_params()
+        parts.append(f"SELECT 1 AS one FROM ({sql}) AS range_{i}")
+        params.extend(part_params)
+    sql = f"SELECT COUNT(*) FROM ({' UNION ALL '.join(parts)} LIMIT {int(bound)}) AS counted"
+    with connections[ranges[0].db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 class SkipLimitPagination(BasePagination):
     """`?skip=&limit=&after=` (bad values: 400 naming the parameter)."""
 
@@ -101,21 +147,18 @@ class SkipLimitPagination(BasePagination):
         self.skip, self.limit = params.validated_data["skip"], params.validated_data["limit"]
         ordering = list_ordering(queryset)
         queryset = queryset.order_by(*[f"-{name}" if desc else name for name, desc in ordering])
+        ranges = view.page_ranges(queryset) if hasattr(view, "page_ranges") else [queryset]
 
-        # One row past the bound tells "exactly the bound" from "more than the bound". The
-        # count keeps the list's ORDER BY: with it, SQLite counts along the index that
-        # serves the page (a covering range of the filters' prefix) instead of one that
-        # merely looks selective (the claim's partial index, for queued + a priority).
-        counted = queryset[: self.total_bound + 1].count()
+        # One row past the bound tells "exactly the bound" from "more than the bound".
+        counted = merged_count(ranges, bound=self.total_bound + 1)
         self.total_exact = counted <= self.total_bound
         self.total = min(counted, self.total_bound)
 
-        page_of = queryset
         if params.validated_data.get("after"):
             values = decode_cursor(params.validated_data["after"], ordering, queryset.model)
-            page_of = queryset.filter(after_condition(ordering, values))
+            ranges = [part.filter(after_condition(ordering, values)) for part in ranges]
         # One row more than the page says whether a next page exists.
-        rows = list(page_of[self.skip : self.skip + self.limit + 1])
+        rows = merged_rows(ranges, ordering, skip=self.skip, count=self.limit + 1)
         page = rows[: self.limit]
         self.next = encode_cursor(page[-1], ordering) if len(rows) > self.limit else None
         return page

@@ -131,21 +131,13 @@ class BackgroundJob(models.Model):
             # Finished jobs by when they finished: retention's batched deletes and the
             # console's "failed in the last hour / day" read a short range, not every row.
             models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
-            # The API's list and each of its filters, in the list's order (-created_at, -id):
-            # a page (and a cursor's next page) is a short index range, never a sort.
+            # The API's list, in its order (-created_at, -id): a page (and a cursor's next
+            # page) is a short index range, never a sort. Three indexes serve every filter
+            # combination: a filter that leaves one of an index's leading columns open reads
+            # one range per value of that column (a handful of statuses and priorities) and
+            # merges them (jobs.selectors.job_list_ranges). Each list index costs every
+            # enqueue a page write (bench/enqueue_costs.py): one per combination cost seven.
             models.Index(fields=["organization", "-created_at", "-id"], name="bg_jobs_org_list_idx"),
-            models.Index(fields=["organization", "status", "-created_at", "-id"], name="bg_jobs_org_status_list_idx"),
-            models.Index(fields=["organization", "job_type", "-created_at", "-id"], name="bg_jobs_org_type_list_idx"),
-            models.Index(
-                fields=["organization", "priority", "-created_at", "-id"], name="bg_jobs_org_priority_list_idx"
-            ),
-            # Two filters together, the third one's column last so that all three are
-            # checked in the index (no row read for a non-match); the first also lets /stats
-            # count by (job_type, status) from the index alone.
-            models.Index(
-                fields=["organization", "job_type", "status", "-created_at", "-id", "priority"],
-                name="bg_jobs_org_type_status_idx",
-            ),
             # available_at last: /stats' queue figures (due, scheduled, oldest due) and its
             # live count of queued / processing jobs read this index alone.
             models.Index(
@@ -153,8 +145,8 @@ class BackgroundJob(models.Model):
                 name="bg_jobs_org_status_prio_idx",
             ),
             models.Index(
-                fields=["organization", "job_type", "priority", "-created_at", "-id", "status"],
-                name="bg_jobs_org_type_prio_idx",
+                fields=["organization", "job_type", "status", "priority", "-created_at", "-id"],
+                name="bg_jobs_org_type_idx",
             ),
             # The admin's job list: newest first, and the exact idempotency-key search
             # (migration 0008 builds them CONCURRENTLY, beside the search's trigram indexes).

@@ -9,7 +9,15 @@ from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hcm.models import Organization
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTypePause, WorkerHeartbeat
+from jobs.models import (
+    AttemptOutcome,
+    BackgroundJob,
+    JobAttempt,
+    JobPriority,
+    JobStatus,
+    JobTypePause,
+    WorkerHeartbeat,
+)
 from jobs.stats_figures import COMPACT_AFTER_ROWS, attempt_durations, compact_figures, job_counts, p95_upper_edge
 
 STATS_WINDOW_DAYS = 7
@@ -34,23 +42,34 @@ def worker_is_alive(worker: WorkerHeartbeat, *, cutoff: datetime | None = None) 
     return worker.stopped_at is None and worker.last_seen_at >= (cutoff or workers_alive_cutoff())
 
 
-def job_list(
-    *,
-    organization: Organization,
-    status: str | None = None,
-    job_type: str | None = None,
-    priority: int | None = None,
-) -> QuerySet[BackgroundJob]:
-    """The organization's jobs, newest first, optionally filtered."""
-    jobs = BackgroundJob.objects.filter(organization=organization)
-    if status:
-        jobs = jobs.filter(status=status)
-    if job_type:
-        jobs = jobs.filter(job_type=job_type)
-    if priority is not None:
-        jobs = jobs.filter(priority=priority)
-    # id breaks created_at ties so skip/limit pages never repeat or drop a job.
-    return jobs.order_by("-created_at", "-id")
+# The list indexes' equality columns after organization (jobs.models.BackgroundJob.Meta),
+# each index followed by the values its columns can hold.
+LIST_INDEX_COLUMNS: list[tuple[str, ...]] = [(), ("status", "priority"), ("job_type", "status", "priority")]
+
+
+def _column_values(column: str) -> list[Any]:
+    return {"status": JobStatus.values, "priority": JobPriority.values}[column]
+
+
+def list_index_columns(filtered: set[str]) -> tuple[str, ...]:
+    """The equality columns after organization of the list index that serves a list
+    filtered on `filtered`: the first whose columns hold every filtered one."""
+    return next(columns for columns in LIST_INDEX_COLUMNS if filtered <= set(columns))
+
+
+def job_list_ranges(jobs: QuerySet[BackgroundJob], *, filtered: set[str]) -> list[QuerySet[BackgroundJob]]:
+    """`jobs` (filtered by equality on the columns in `filtered`) as index ranges whose
+    union it is: each one list index's range in the list's order, so a page is the merge of
+    the ranges' first rows, never a sort of every match.
+
+    The first list index whose columns hold every filtered one serves; the columns it has
+    that the filter leaves open are split by value (five statuses, three priorities), e.g.
+    ?status=failed reads three ranges, one per priority, of bg_jobs_org_status_prio_idx."""
+    open_columns = [column for column in list_index_columns(filtered) if column not in filtered]
+    ranges = [jobs]
+    for column in open_columns:
+        ranges = [part.filter(**{column: value}) for part in ranges for value in _column_values(column)]
+    return ranges
 
 
 def job_get(*, organization: Organization, job_id: str) -> BackgroundJob | None:

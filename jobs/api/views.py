@@ -37,7 +37,7 @@ from jobs.api.serializers import (
 )
 from jobs.models import BackgroundJob, JobTrigger
 from jobs.registry import SERVICE, get_job_type
-from jobs.selectors import job_stats
+from jobs.selectors import job_list_ranges, job_stats
 from jobs.services import job_cancel, job_enqueue, job_retry, job_type_pause, job_type_resume
 
 
@@ -92,6 +92,19 @@ class BackgroundJobViewSet(
             visible |= Q(organization__isnull=True)
         # id breaks created_at ties so skip/limit pages never repeat or drop a job.
         return BackgroundJob.objects.filter(visible).order_by("-created_at", "-id")
+
+    def _filtered(self) -> set[str]:
+        # Bad values were a 400 already (the filter backend); an empty one filters nothing.
+        return {name for name in self.filterset_class.base_filters if self.request.query_params.get(name)}
+
+    def page_ranges(self, queryset: QuerySet[BackgroundJob]) -> list[QuerySet[BackgroundJob]]:
+        """The list as disjoint index ranges (hcm.pagination merges a page from them): per
+        scope it shows, then per value of what the filters leave open."""
+        user = request_user(self.request)
+        scopes = [queryset.filter(organization_id=user.organization_id)]
+        if is_platform_operator(user):
+            scopes.append(queryset.filter(organization__isnull=True))
+        return [part for scope in scopes for part in job_list_ranges(scope, filtered=self._filtered())]
 
     def get_serializer_class(self) -> type:
         return {"retrieve": BackgroundJobDetailSerializer}.get(self.action, BackgroundJobSerializer)

@@ -561,33 +561,89 @@ def _plan(queryset) -> str:
 
 
 @pytest.mark.parametrize(
-    "filters, index",
+    "filters, index, ranges",
     [
-        ({}, "bg_jobs_org_list_idx"),
-        ({"status": "failed"}, "bg_jobs_org_status_list_idx"),
-        ({"job_type": "test_noop"}, "bg_jobs_org_type_list_idx"),
-        ({"priority": 1}, "bg_jobs_org_priority_list_idx"),
-        ({"status": "failed", "job_type": "test_noop"}, "bg_jobs_org_type_status_idx"),
-        ({"status": "failed", "priority": 1}, "bg_jobs_org_status_prio_idx"),
-        ({"job_type": "test_noop", "priority": 1}, "bg_jobs_org_type_prio_idx"),
-        # All three: any two-filter index (it holds the third column too).
-        ({"status": "queued", "job_type": "test_noop", "priority": 0}, "_idx (organization_id=? AND "),
+        ({}, "bg_jobs_org_list_idx", 1),
+        ({"status": "failed"}, "bg_jobs_org_status_prio_idx", 3),  # one range per priority
+        ({"priority": 1}, "bg_jobs_org_status_prio_idx", 5),  # one per status
+        ({"status": "failed", "priority": 1}, "bg_jobs_org_status_prio_idx", 1),
+        ({"job_type": "test_noop"}, "bg_jobs_org_type_idx", 15),  # one per (status, priority)
+        ({"status": "failed", "job_type": "test_noop"}, "bg_jobs_org_type_idx", 3),
+        ({"job_type": "test_noop", "priority": 1}, "bg_jobs_org_type_idx", 5),
+        ({"status": "queued", "job_type": "test_noop", "priority": 0}, "bg_jobs_org_type_idx", 1),
     ],
 )
-def test_list__page_query_reads_an_index_in_the_lists_order(org, filters, index):
+def test_list__each_range_of_a_page_reads_an_index_in_the_lists_order(org, filters, index, ranges):
     from django.db import connection, transaction
 
+    from jobs.selectors import job_list_ranges
+
     enqueue(org)
-    page = BackgroundJob.objects.filter(organization=org, **filters).order_by("-created_at", "-id")[:51]
+    jobs = BackgroundJob.objects.filter(organization=org, **filters).order_by("-created_at", "-id")
+    parts = job_list_ranges(jobs, filtered=set(filters))
 
-    with transaction.atomic():
-        plan = _plan(page)
+    assert len(parts) == ranges
+    for part in parts:
+        with transaction.atomic():
+            plan = _plan(part[:51])
+        # SQLite takes the filter's own index; PostgreSQL, on a test-sized table, may as well
+        # take the plain list index and filter on the way: either way one of the list
+        # indexes, and no sort (the index gives the order).
+        assert (index if connection.vendor == "sqlite" else "bg_jobs_org_") in plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan
 
-    # SQLite takes the filter's own index; PostgreSQL, on a test-sized table, may as well
-    # take the plain list index and filter on the way: either way one of the list indexes,
-    # and no sort (the index gives the order).
-    assert (index if connection.vendor == "sqlite" else "bg_jobs_org_") in plan
-    assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status": "failed"},
+        {"priority": "high"},
+        {"job_type": "test_noop"},
+        {"job_type": "test_noop", "status": "queued"},
+    ],
+)
+def test_list__pages_merged_from_ranges_are_the_list_in_order_by_cursor_and_by_skip(operator_client, org, params):
+    """Jobs of every status and priority, created_at ties included, service-wide ones among
+    them (an operator sees both scopes): every page, by cursor or by skip, is the next slice
+    of the one ordered list, whatever ranges it was merged from."""
+    statuses = [JobStatus.QUEUED, JobStatus.FAILED, JobStatus.COMPLETED, JobStatus.CANCELLED]
+    now = timezone.now()
+    for i in range(24):
+        job = enqueue(org if i % 5 else None, priority=["low", "medium", "high"][i % 3])
+        if statuses[i % 4] != JobStatus.QUEUED:
+            set_state(job, statuses[i % 4])
+        BackgroundJob.objects.filter(pk=job.pk).update(created_at=now - timedelta(seconds=i // 2))
+    priority = {"low": -1, "medium": 0, "high": 1}.get(params.get("priority", ""))
+    expected = [
+        job.pk
+        for job in BackgroundJob.objects.order_by("-created_at", "-id")
+        if all(
+            [
+                job.status == params.get("status", job.status),
+                job.job_type == params.get("job_type", job.job_type),
+                priority is None or job.priority == priority,
+            ]
+        )
+    ]
+
+    by_cursor, query = [], {**params, "limit": 4}
+    while True:
+        body = operator_client.get(URL, query).json()
+        by_cursor += [j["id"] for j in body["items"]]
+        if body["next"] is None:
+            break
+        query = {**params, "limit": 4, "after": body["next"]}
+    by_skip = [
+        j["id"]
+        for skip in range(0, len(expected) + 4, 4)
+        for j in operator_client.get(URL, {**params, "skip": skip, "limit": 4}).json()["items"]
+    ]
+
+    assert expected, "the scenario has jobs for every filter"
+    assert by_cursor == expected
+    assert by_skip == expected
+    assert operator_client.get(URL, params).json()["total"] == len(expected)
 
 
 @pytest.mark.parametrize(
