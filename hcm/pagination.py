@@ -24,6 +24,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from django.db.models import Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -96,23 +97,22 @@ def after_condition(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
 
 def merged_rows(ranges: list[QuerySet], ordering: list[tuple[str, bool]], *, skip: int, count: int) -> list[Model]:
     """Rows [skip, skip + count) of the union of `ranges` (disjoint querysets of one model,
-    each ordered by `ordering`), in one statement: each range's first skip + count rows (the
-    start of its index range), merged and cut by the database."""
+    each ordered by `ordering`). The keys of each range's first skip + count rows (the
+    start of its index range, read from the index alone) are merged and cut by the
+    database, and the page's rows read by primary key: one statement."""
     if len(ranges) == 1:
         return list(ranges[0][skip : skip + count])
-    model = ranges[0].model
-    quote = connections[ranges[0].db].ops.quote_name
     parts, params = [], []
     for i, part in enumerate(ranges):
-        sql, part_params = part[: skip + count].query.sql_with_params()
+        sql, part_params = part.values_list(*[name for name, _ in ordering])[: skip + count].query.sql_with_params()
         parts.append(f"SELECT * FROM ({sql}) AS range_{i}")
         params.extend(part_params)
-    fields = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name, _ in ordering]
-    order_by = ", ".join(
-        f"{quote(field.column)} {'DESC' if desc else 'ASC'}" for field, (_, desc) in zip(fields, ordering, strict=True)
-    )
-    sql = f"{' UNION ALL '.join(parts)} ORDER BY {order_by} LIMIT {int(count)} OFFSET {int(skip)}"
-    return list(model._default_manager.db_manager(ranges[0].db).raw(sql, params))
+    order_by = ", ".join(f"{i} {'DESC' if desc else 'ASC'}" for i, (_, desc) in enumerate(ordering, start=1))
+    pk = connections[ranges[0].db].ops.quote_name("pk")  # values_list's name for the key
+    merged = f"{' UNION ALL '.join(parts)} ORDER BY {order_by} LIMIT {int(count)} OFFSET {int(skip)}"
+    page = f"SELECT {pk} FROM ({merged}) AS page"
+    rows = ranges[0].model._default_manager.db_manager(ranges[0].db).filter(pk__in=RawSQL(page, params))
+    return list(rows.order_by(*[f"-{name}" if desc else name for name, desc in ordering]))
 
 
 def merged_count(ranges: list[QuerySet], *, bound: int) -> int:
