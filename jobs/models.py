@@ -59,7 +59,7 @@ class JobTrigger(models.TextChoices):
 
 class BackgroundJob(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_job_id, editable=False)
-    # No index of its own: bg_jobs_org_list_idx starts with it (one index fewer for every
+    # No index of its own: bg_jobs_org_created_idx starts with it (one index fewer for every
     # enqueue to write; bench/enqueue_costs.py).
     organization = models.ForeignKey(
         Organization,
@@ -132,25 +132,28 @@ class BackgroundJob(models.Model):
             # console's "failed in the last hour / day" read a short range, not every row.
             models.Index(fields=["status", "completed_at"], name="bg_jobs_finished_idx"),
             # The API's list, in its order (-created_at, -id): a page (and a cursor's next
-            # page) is a short index range, never a sort. Three indexes serve every filter
-            # combination: a filter that leaves one of an index's leading columns open reads
-            # one range per value of that column (a handful of statuses and priorities) and
-            # merges them (jobs.selectors.job_list_ranges). Each list index costs every
-            # enqueue a page write (bench/enqueue_costs.py): one per combination cost seven.
-            models.Index(fields=["organization", "-created_at", "-id"], name="bg_jobs_org_list_idx"),
+            # page) is a short index range read backwards, never a sort. Three indexes serve
+            # every filter combination: a filter that leaves one of an index's leading
+            # columns open reads one range per value of that column (a handful of statuses
+            # and priorities) and merges them (jobs.selectors.job_list_ranges). Each list
+            # index costs every enqueue a page write (bench/enqueue_costs.py): one per
+            # combination cost seven. Ascending, so that a new job is appended at the end of
+            # its range: a descending index puts it first, and SQLite rebalances three
+            # pages (instead of one) each time that first page fills.
+            models.Index(fields=["organization", "created_at", "id"], name="bg_jobs_org_created_idx"),
             # available_at last: /stats' queue figures (due, scheduled, oldest due) and its
             # live count of queued / processing jobs read this index alone.
             models.Index(
-                fields=["organization", "status", "priority", "-created_at", "-id", "job_type", "available_at"],
-                name="bg_jobs_org_status_prio_idx",
+                fields=["organization", "status", "priority", "created_at", "id", "job_type", "available_at"],
+                name="bg_jobs_org_status_idx",
             ),
             models.Index(
-                fields=["organization", "job_type", "status", "priority", "-created_at", "-id"],
+                fields=["organization", "job_type", "status", "priority", "created_at", "id"],
                 name="bg_jobs_org_type_idx",
             ),
-            # The admin's job list: newest first, and the exact idempotency-key search
-            # (migration 0008 builds them CONCURRENTLY, beside the search's trigram indexes).
-            models.Index(F("created_at").desc(), name="bg_jobs_created_idx"),
+            # The admin's job list: newest first (read backwards), and the exact
+            # idempotency-key search.
+            models.Index(fields=["created_at"], name="bg_jobs_created_at_idx"),
             models.Index(
                 fields=["idempotency_key"],
                 name="bg_jobs_idempotency_key_idx",

@@ -64,7 +64,7 @@ def job_list_ranges(jobs: QuerySet[BackgroundJob], *, filtered: set[str]) -> lis
 
     The first list index whose columns hold every filtered one serves; the columns it has
     that the filter leaves open are split by value (five statuses, three priorities), e.g.
-    ?status=failed reads three ranges, one per priority, of bg_jobs_org_status_prio_idx."""
+    ?status=failed reads three ranges, one per priority, of bg_jobs_org_status_idx."""
     open_columns = [column for column in list_index_columns(filtered) if column not in filtered]
     ranges = [jobs]
     for column in open_columns:

@@ -563,10 +563,10 @@ def _plan(queryset) -> str:
 @pytest.mark.parametrize(
     "filters, index, ranges",
     [
-        ({}, "bg_jobs_org_list_idx", 1),
-        ({"status": "failed"}, "bg_jobs_org_status_prio_idx", 3),  # one range per priority
-        ({"priority": 1}, "bg_jobs_org_status_prio_idx", 5),  # one per status
-        ({"status": "failed", "priority": 1}, "bg_jobs_org_status_prio_idx", 1),
+        ({}, "bg_jobs_org_created_idx", 1),
+        ({"status": "failed"}, "bg_jobs_org_status_idx", 3),  # one range per priority
+        ({"priority": 1}, "bg_jobs_org_status_idx", 5),  # one per status
+        ({"status": "failed", "priority": 1}, "bg_jobs_org_status_idx", 1),
         ({"job_type": "test_noop"}, "bg_jobs_org_type_idx", 15),  # one per (status, priority)
         ({"status": "failed", "job_type": "test_noop"}, "bg_jobs_org_type_idx", 3),
         ({"job_type": "test_noop", "priority": 1}, "bg_jobs_org_type_idx", 5),
