@@ -42,12 +42,13 @@ def worker_is_alive(worker: WorkerHeartbeat, *, cutoff: datetime | None = None) 
     return worker.stopped_at is None and worker.last_seen_at >= (cutoff or workers_alive_cutoff())
 
 
-# The list indexes' equality columns after organization (jobs.models.BackgroundJob.Meta),
-# each index followed by the values its columns can hold.
+# The list indexes' equality columns after organization (jobs.models.BackgroundJob.Meta).
 LIST_INDEX_COLUMNS: list[tuple[str, ...]] = [(), ("status", "priority"), ("job_type", "status", "priority")]
 
 
 def _column_values(column: str) -> list[Any]:
+    # Every value a row can hold: a check constraint holds the status to these; the
+    # priority is only ever written from JobPriority (job_enqueue, the admin's choices).
     return {"status": JobStatus.values, "priority": JobPriority.values}[column]
 
 
