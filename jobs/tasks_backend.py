@@ -26,6 +26,7 @@ How the Tasks API maps onto jobs:
 import builtins
 import dataclasses
 import json
+import os
 import re
 from datetime import datetime
 from typing import Any, TypeVar
@@ -43,7 +44,7 @@ from django_tasks.utils import normalize_json
 from typing_extensions import ParamSpec
 
 from hcm.logging import current_request_id
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTrigger, new_job_id
+from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTrigger, new_job_ids
 from jobs.services import _row, _shared_values, _validated
 from jobs.task_buffer import JobRows
 
@@ -105,7 +106,7 @@ class BackgroundJobBackend(BaseTaskBackend):
             payload = rows.payload(args, kwargs)
         else:
             args, kwargs, payload = [], {}, rows.no_arguments_payload
-        job_id, now = new_job_id(), timezone.now()
+        job_id, now = _new_job_id(), timezone.now()
         rows.enqueue(conn, job_id=job_id, now=now, run_after=task.run_after, payload=payload)
         # A new job: no attempt, nothing to read back (task_result_from_job would query).
         result: TaskResult[T] = _ready_result(task, job_id, now, args, kwargs, self.alias)
@@ -226,6 +227,21 @@ class TaskJobRows(JobRows):
         self.add(conn, (job_id, payload, stored_now, stored_now, run_at, current_request_id()))
 
 
+def _new_job_id() -> str:
+    """jobs.models.new_job_id(), taken from ids made _IDS_AT_ONCE at a time: one read of the
+    system's random source for many, not one each (a fifth of new_job_id's cost)."""
+    try:
+        return _ids.pop()
+    except IndexError:
+        _ids.extend(new_job_ids(_IDS_AT_ONCE))
+        return _ids.pop()
+
+
+_IDS_AT_ONCE = 256
+_ids: list[str] = []  # list.pop and extend are atomic: threads take distinct ids
+# A forked process draws its own: it must not hand out its parent's ids again.
+os.register_at_fork(after_in_child=_ids.clear)
+
 # The columns TaskJobRows.enqueue sets, in its order.
 _VARYING = ("id", "payload", "created_at", "updated_at", "run_at", "request_id")
 
@@ -236,10 +252,21 @@ _to_json = json.JSONEncoder(allow_nan=False).encode
 
 def _sqlite_datetime(value: datetime, conn: BaseDatabaseWrapper) -> str:
     """conn.ops.adapt_datetimefield_value(value) on SQLite, for the current time (aware
-    with USE_TZ): the same text, at a fifth of its cost."""
+    with USE_TZ): the same text, "YYYY-MM-DD HH:MM:SS[.ffffff]" in the connection's time
+    zone. In UTC (the default), the text up to the second is made once a second."""
+    global _second
     if value.tzinfo is None:
         return str(value)
-    return str(value.astimezone(conn.timezone).replace(tzinfo=None))
+    if value.tzinfo is not conn.timezone:
+        return str(value.astimezone(conn.timezone).replace(tzinfo=None))
+    second, text = _second
+    if second != (now_second := int(value.timestamp())):
+        second, text = _second = (now_second, str(value.replace(tzinfo=None, microsecond=0)))
+    micro = value.microsecond
+    return f"{text}.{micro:06d}" if micro else text
+
+
+_second: tuple[int, str] = (-1, "")  # (a Unix second, its text): one tuple, swapped whole
 
 
 # An escaped NUL in JSON text (not an escaped backslash followed by "u0000").

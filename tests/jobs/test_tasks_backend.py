@@ -324,3 +324,34 @@ def test_in_transaction__runworker_runs_every_task_once_committed(transactional_
     for i, result in enumerate(results):
         result.refresh()
         assert (result.status, result.return_value, result.attempts) == (TaskResultStatus.SUCCESSFUL, i + 100, 1)
+
+
+# --- the enqueue's shortcuts give what Django's own conversions give -------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's datetime text")
+def test_sqlite_datetime_text_is_what_djangos_sqlite_adapter_stores(db):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from jobs.tasks_backend import _sqlite_datetime
+
+    values = [
+        datetime(2026, 11, 26, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 11, 27, 0, 0, 0, 0, tzinfo=UTC),  # no fraction: none in the text either
+        datetime(2026, 11, 27, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 27, 0, 0, 0, 1, tzinfo=UTC),  # the same second again: its text reused
+        datetime(2026, 11, 27, 1, 30, 0, 5, tzinfo=ZoneInfo("Europe/Paris")),
+        timezone.now(),
+    ]
+    for value in values:
+        assert _sqlite_datetime(value, connection) == connection.ops.adapt_datetimefield_value(value)
+
+
+def test_job_ids_are_distinct_and_shaped_as_new_job_ids(db):
+    import re
+
+    ids = [tasks_app.noop.enqueue().id for _ in range(600)]  # across a few batches of ids
+
+    assert len(set(ids)) == 600
+    assert all(re.fullmatch(r"job_[0-9a-f]{16}", job_id) for job_id in ids)
