@@ -46,21 +46,22 @@ class JobRows:
         self.varying_at = [columns.index(name) for name in varying]
         self.job_type = job_type
         self.created_by = created_by
-        # Where this source's parts wait, while they do (one connection's transaction).
-        self._pending: PendingJobs | None = None
-        self._parts: list[tuple] = []
+        # Where this source's parts wait, while they do (one connection's transaction): the
+        # PendingJobs and its list of them, one tuple read and swapped whole.
+        self._held: tuple[PendingJobs, list[tuple]] | None = None
 
     def add(self, conn: BaseDatabaseWrapper, part: tuple) -> None:
         """Queue one row on `conn`: held back if the connection is in a transaction and can
         hold it (hcm.db_backends), written now otherwise."""
-        pending = self._pending
-        if pending is None or pending.connection is not conn or not pending.registered:
+        held = self._held
+        if held is None or held[0].connection is not conn or not held[0].registered:
             if not (conn.in_atomic_block and hasattr(conn, "pending_writes")):
                 self._write_now(conn, part)
                 return
-            pending = self._pending = PendingJobs.on(conn, job_type=self.job_type, created_by=self.created_by)
-            self._parts = pending.parts_of(self)
-        self._parts.append(part)
+            pending = PendingJobs.on(conn, job_type=self.job_type, created_by=self.created_by)
+            held = self._held = (pending, pending.parts_of(self))
+        pending, parts = held
+        parts.append(part)
         pending.count += 1
         if pending.count >= PENDING_MAX_ROWS:
             pending.flush()

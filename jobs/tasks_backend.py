@@ -140,8 +140,8 @@ if {f.name for f in dataclasses.fields(TaskResult)} != _READY_RESULT_FIELDS:  # 
 
 def _ready_result(task: Task, job_id: str, now: datetime, args: list, kwargs: dict, backend: str) -> TaskResult:
     """TaskResult(task=task, id=job_id, status=READY, enqueued_at=now, args=args, …) for
-    arguments already normalised: its __init__ would normalise them again, a third of an
-    enqueue's own cost. Every field is set, as __init__ sets them (tests compare the two)."""
+    arguments already normalised: its __init__ would normalise them again (3 of the ~13 µs
+    a call cost). Every field is set, as __init__ sets them (tests compare the two)."""
     result = object.__new__(TaskResult)
     _set(result, "task", task)
     _set(result, "id", job_id)
