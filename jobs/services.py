@@ -220,29 +220,33 @@ def _insert_rows_sql(vendor: str, rows: int) -> str:
     return f"{head} VALUES {', '.join([values] * rows)}"
 
 
-def _insert_many_sqlite(db: BaseDatabaseWrapper, template: list[Any], ids: list[str], payloads: list[str]) -> None:
-    """job_enqueue_many's rows on SQLite: `template` with each id and payload JSON, written
+def _insert_many_sqlite(db: BaseDatabaseWrapper, template: list[Any], values: dict[str, Sequence[Any]]) -> None:
+    """Rows on SQLite: `template` (one row's parameters, in _columns' order) with each
+    column of `values` (its name → one value per row, every list as long), written
     ROWS_PER_INSERT rows per INSERT (fewer if the connection takes fewer parameters).
     SQLite then runs one statement per 500 rows instead of stepping a one-row statement per
     row (executemany): about a quarter less CPU per row. The statement is prepared once per
     connection (the sqlite3 module's statement cache); the rows that do not fill one are
     written by executemany."""
     columns, _ = _columns(db.vendor)
-    width, id_at, payload_at = len(columns), columns.index("id"), columns.index("payload")
+    width = len(columns)
+    varying = [(columns.index(name), column) for name, column in values.items()]
+    count = len(varying[0][1])
     db.ensure_connection()
     # The connection's own limit (Django's features say 999, SQLite's default before 3.32).
     limit = db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per = max(1, min(ROWS_PER_INSERT, limit // width))
-    block, full = template * per, len(ids) - len(ids) % per
+    block, full = template * per, count - count % per
     for start in range(0, full, per):
         params = block.copy()
-        params[id_at::width] = ids[start : start + per]  # every row's id column at once
-        params[payload_at::width] = payloads[start : start + per]
+        for at, column in varying:
+            params[at::width] = column[start : start + per]  # every row's value of the column at once
         _execute_sqlite(db, _insert_rows_sql(db.vendor, per), params)
     rest = []
-    for job_id, payload in zip(ids[full:], payloads[full:], strict=True):
+    for i in range(full, count):
         row = template.copy()
-        row[id_at], row[payload_at] = job_id, payload
+        for at, column in varying:
+            row[at] = column[i]
         rest.append(row)
     if rest:
         with db.cursor() as cursor:
@@ -442,7 +446,7 @@ def job_enqueue_many(
                     row[id_at], row[payload_at] = job_id, payload
                     copy.write_row(row)
         else:
-            _insert_many_sqlite(db, template, ids, payload_texts)
+            _insert_many_sqlite(db, template, {"id": ids, "payload": payload_texts})
     if logger.isEnabledFor(logging.INFO):
         logger.info(
             "jobs queued", extra={"job_type": job_type, "count": len(ids), "outcome": "queued", "by": created_by}

@@ -45,6 +45,34 @@ def test_enqueue__stores_a_queued_background_job(db):
         fetched.return_value  # noqa: B018 -- not finished yet
 
 
+def test_enqueue__returns_the_task_result_its_constructor_would_make(db):
+    from django_tasks import TaskResult
+
+    cases = [(tasks_app.noop, (), {}), (tasks_app.add, (2, 3), {}), (tasks_app.greet, ("Ada",), {"punctuation": b"?"})]
+    for task, args, kwargs in cases:
+        result = task.enqueue(*args, **kwargs)
+
+        # Built field by field (jobs.tasks_backend._ready_result): equal to TaskResult(...).
+        assert result == TaskResult(
+            task=task,
+            id=result.id,
+            status=TaskResultStatus.READY,
+            enqueued_at=result.enqueued_at,
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend="default",
+            errors=[],
+            worker_ids=[],
+        )
+        payload = BackgroundJob.objects.get(pk=result.id).payload
+        assert (payload["args"], payload["kwargs"]) == (result.args, result.kwargs)
+    assert result.kwargs == {"punctuation": "?"}  # normalised as TaskResult does: bytes → str
+    assert result.enqueued_at == BackgroundJob.objects.get(pk=result.id).created_at
+
+
 @pytest.mark.parametrize(
     ("task_priority", "job_priority"),
     [(100, JobPriority.HIGH), (1, JobPriority.HIGH), (0, JobPriority.MEDIUM), (-1, JobPriority.LOW)],
@@ -245,14 +273,15 @@ def test_in_transaction__another_execute_wrapper_is_left_as_it_was(transactional
     assert connection.execute_wrappers == []
 
 
-def test_in_transaction__a_thousand_enqueues_are_one_insert(transactional_db):
+def test_in_transaction__a_thousand_enqueues_are_written_together(transactional_db):
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
         results = [tasks_app.add.enqueue(i, i) for i in range(1000)]
 
     writes = [q["sql"] for q in queries.captured_queries if "background_jobs" in q["sql"]]
-    assert len(writes) == 1  # one executemany (SQLite) or one COPY (PostgreSQL)
+    # One COPY (PostgreSQL), or two 500-row INSERTs (SQLite).
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
     assert len(queries.captured_queries) <= 4  # BEGIN/SAVEPOINT bookkeeping aside
     assert BackgroundJob.objects.filter(pk__in=[r.id for r in results]).count() == 1000
 
@@ -295,3 +324,34 @@ def test_in_transaction__runworker_runs_every_task_once_committed(transactional_
     for i, result in enumerate(results):
         result.refresh()
         assert (result.status, result.return_value, result.attempts) == (TaskResultStatus.SUCCESSFUL, i + 100, 1)
+
+
+# --- the enqueue's shortcuts give what Django's own conversions give -------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's datetime text")
+def test_sqlite_datetime_text_is_what_djangos_sqlite_adapter_stores(db):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from jobs.tasks_backend import _sqlite_datetime
+
+    values = [
+        datetime(2026, 11, 26, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 11, 27, 0, 0, 0, 0, tzinfo=UTC),  # no fraction: none in the text either
+        datetime(2026, 11, 27, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 27, 0, 0, 0, 1, tzinfo=UTC),  # the same second again: its text reused
+        datetime(2026, 11, 27, 1, 30, 0, 5, tzinfo=ZoneInfo("Europe/Paris")),
+        timezone.now(),
+    ]
+    for value in values:
+        assert _sqlite_datetime(value, connection) == connection.ops.adapt_datetimefield_value(value)
+
+
+def test_job_ids_are_distinct_and_shaped_as_new_job_ids(db):
+    import re
+
+    ids = [tasks_app.noop.enqueue().id for _ in range(600)]  # across a few batches of ids
+
+    assert len(set(ids)) == 600
+    assert all(re.fullmatch(r"job_[0-9a-f]{16}", job_id) for job_id in ids)
