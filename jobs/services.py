@@ -418,10 +418,10 @@ def job_enqueue_many(
         trigger=JobTrigger.SYSTEM,
         created_by=created_by,
     )
-    # Written in descending id order: the list indexes end in (-created_at, -id) and every
-    # job of the call has the same created_at, so each index entry lands at the end of the
-    # one before (SQLite: about a quarter less CPU per row than in random order).
-    ids = sorted(new_job_ids(len(clean)), reverse=True)
+    # Written in id order: the list indexes end in (created_at, id) and every job of the
+    # call has the same created_at, so each index entry lands at the end of the one before
+    # (SQLite: about a quarter less CPU per row than in random order).
+    ids = sorted(new_job_ids(len(clean)))
     # The shared columns are converted once; per row only the id and the payload (a clean
     # payload is a plain dict: the field's conversion is its JSON text, made here directly).
     template = _row(shared, job_id="", payload={}, db=db)

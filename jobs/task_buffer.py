@@ -156,12 +156,12 @@ def write_job_rows(conn: BaseDatabaseWrapper, groups: list[tuple[JobRows, list[t
         with conn.cursor() as cursor:
             cursor.execute(_insert_sql(conn.vendor), rows.row(part))
         return
-    # Newest first: the list indexes end in (-created_at, -id), so each row's entries land
-    # at the end of the one before, as job_enqueue_many's do (SQLite: about twice the rows
-    # per second of id order, random against created_at).
+    # In the order of the calls (oldest first): the list indexes end in (created_at, id), so
+    # each row's entries land at the end of the one before, as job_enqueue_many's do
+    # (SQLite: about twice the rows per second of id order, random against created_at).
     if conn.vendor != "postgresql":
         for rows, parts in groups:
-            by_column = zip(*reversed(parts), strict=True)
+            by_column = zip(*parts, strict=True)
             _insert_many_sqlite(conn, rows.template, dict(zip(rows.varying, by_column, strict=True)))
         return
     quote = conn.ops.quote_name
@@ -179,7 +179,7 @@ def write_job_rows(conn: BaseDatabaseWrapper, groups: list[tuple[JobRows, list[t
             for rows, parts in groups:
                 # Each column's values set across the group's rows at once, then row by row.
                 block = rows.template * len(parts)
-                for at, column in zip(rows.varying_at, zip(*reversed(parts), strict=True), strict=True):
+                for at, column in zip(rows.varying_at, zip(*parts, strict=True), strict=True):
                     block[at::width] = column
                 for start in range(0, len(block), width):
                     copy.write_row(block[start : start + width])
