@@ -10,10 +10,15 @@ loaded daphne's Twisted, drf-spectacular and the whole URLconf, ~100 MiB, for no
   process, and migrations see the same state.
 - ROOT_URLCONF: only the routes a job builds links to (hcm/urls_worker.py), with the same
   paths as hcm.urls (a test compares them).
+- LOGGING_CONFIG: LOGGING alone is applied (below), without Django's DEFAULT_LOGGING first.
 """
+
+import logging.config
+import os
 
 from hcm.settings import *  # noqa: F403
 from hcm.settings import INSTALLED_APPS as WEB_INSTALLED_APPS
+from hcm.settings import LOGGING
 
 WEB_ONLY_APPS = {
     "daphne",  # runserver over ASGI; its AppConfig imports Twisted (~15 MiB)
@@ -29,3 +34,12 @@ WEB_ONLY_APPS = {
 INSTALLED_APPS = [app for app in WEB_INSTALLED_APPS if app not in WEB_ONLY_APPS]
 ROOT_URLCONF = "hcm.urls_worker"
 MIDDLEWARE = []  # serves no requests
+
+# Django applies its DEFAULT_LOGGING, then LOGGING, which replaces all of it (the "django"
+# logger's handlers too). But DEFAULT_LOGGING's mail_admins handler is built meanwhile and
+# imports django.views.debug: ~0.4 MiB a worker would keep for nothing. So LOGGING alone,
+# applied when Django loads this module as its settings (Django's documented way to set up
+# logging oneself), not when a test imports it.
+LOGGING_CONFIG = None
+if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
+    logging.config.dictConfig(LOGGING)

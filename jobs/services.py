@@ -4,7 +4,6 @@ of the platform call. The worker's own writes live in jobs/transitions.py."""
 import enum
 import functools
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -233,6 +232,8 @@ def _insert_many_sqlite(db: BaseDatabaseWrapper, template: list[Any], values: di
     varying = [(columns.index(name), column) for name, column in values.items()]
     count = len(varying[0][1])
     db.ensure_connection()
+    import sqlite3  # here: a worker on PostgreSQL does not load SQLite (~1 MiB)
+
     # The connection's own limit (Django's features say 999, SQLite's default before 3.32).
     limit = db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per = max(1, min(ROWS_PER_INSERT, limit // width))

@@ -21,6 +21,7 @@ WEB_ONLY_MODULES = [
     "jobs.admin",
     "notifications.api.views",
     "cryptography",  # loaded at the first encrypted credential, not at start
+    "django.views.debug",  # Django's DEFAULT_LOGGING's mail_admins handler (hcm/settings_worker.py)
     # DRF's optional web integrations (hcm/worker_imports.py). Their own names are listed
     # (-X importtime lists the attempt that found them hidden); a module of theirs is not.
     "django.contrib.postgres.fields",
@@ -57,7 +58,8 @@ def test_runworker__imports_no_web_only_module():
     # It loaded the job handlers (importlib.import_module'd modules are not listed, what they import is).
     assert {"jobs.worker", "notifications.email", "notifications.rendering"} <= imported
     assert "worker stopped" in done.stderr
-    web_only = WEB_ONLY_MODULES + FIRST_USE_MODULES + (["psycopg"] if connection.vendor == "sqlite" else [])
+    other_database = ["psycopg"] if connection.vendor == "sqlite" else ["sqlite3"]
+    web_only = WEB_ONLY_MODULES + FIRST_USE_MODULES + other_database
     loaded = sorted(m for m in imported if any(m == w or m.startswith(w + ".") for w in web_only))
     assert loaded == []
 
