@@ -156,6 +156,7 @@ def run_one(db: str, people: int, workers: int, timeout: float, recipients: str)
             cursor.execute("VACUUM ANALYZE")
 
     log_dir = ROOT / "var" / "bench"
+    log_dir.mkdir(parents=True, exist_ok=True)
     procs = []
     for i in range(workers):
         log = open(log_dir / f"fanout-worker-{db}-{i}.log", "wb")  # noqa: SIM115
