@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.types.json import Jsonb  # what Django's PostgreSQL backend wraps JSON values in
 
 M = TypeVar("M", bound=Model)
@@ -50,6 +51,8 @@ def instance_maker(model: type[M], /, **shared: Any) -> Callable[..., M]:
         else:
             constant[f.attname] = f.get_default()
 
+    shared_related = any(value is not None for value in cached.values())
+
     def make(**values: Any) -> M:
         obj = model.__new__(model)
         fields = obj.__dict__
@@ -58,15 +61,17 @@ def instance_maker(model: type[M], /, **shared: Any) -> Callable[..., M]:
             if attname not in values:
                 fields[attname] = default()
         cache = dict(cached)
+        related = shared_related
         for name, value in values.items():
             if name in relations:
                 fields[relations[name]] = None if value is None else value.pk
                 cache[name] = value
+                related = related or value is not None
             else:
                 fields[name] = value
         state = obj._state = ModelState()
         state.fields_cache = cache
-        if any(value is not None for value in cache.values()):
+        if related:
             state.db = db  # as assigning a related instance sets it
         return obj
 
@@ -75,62 +80,83 @@ def instance_maker(model: type[M], /, **shared: Any) -> Callable[..., M]:
 
 def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
     """INSERT `objs` (instances of one model, with their primary keys set) as they are.
-    auto_now / auto_now_add fields are set like save() would. Call inside a transaction
-    when the rows must appear together."""
+    auto_now / auto_now_add fields are set like save() would (one time for the call).
+    Call inside a transaction when the rows must appear together."""
     if not objs:
         return
     # The wrapper itself, once: each attribute of django.db.connection (a proxy) is looked
-    # up through a context-local on every access, and this loop makes ~10 per row.
+    # up through a context-local on every access.
     connection = connections[DEFAULT_DB_ALIAS]
     meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if not f.generated]
-    # auto_now / auto_now_add: one time for the rows of one call (one converted value).
     now = timezone.now()
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             for obj in objs:
                 setattr(obj, f.attname, now)
-    # One converted value per distinct value object and field (ids stay valid: the
-    # instances hold the objects for the whole call).
-    converted: list[dict[int | str, Any]] = [{} for _ in fields]
     copying = connection.vendor == "postgresql"
-    attnames = [f.attname for f in fields]
-    rows: list[list[Any]] = []
-    for obj in objs:
-        values = obj.__dict__
-        row = []
-        for i, field in enumerate(fields):
-            value = values[attnames[i]]
-            memo = converted[i]
-            # Empty lists and dicts (a JSONField's default, one new object per row) are
-            # one value each.
-            key = id(value) if value or type(value) not in _EMPTY_KEYS else _EMPTY_KEYS[type(value)]
-            if key in memo:
-                row.append(memo[key][1])
-            else:
-                prepared = field.get_db_prep_save(value, connection)
-                if copying and type(prepared) is Jsonb:
-                    # Its JSON text once (COPY reads text into jsonb): psycopg would
-                    # serialize the wrapped value again for every row that shares it.
-                    prepared = (prepared.dumps or json.dumps)(prepared.obj)
-                memo[key] = (value, prepared)  # keeps `value` alive, so its id is not reused
-                row.append(prepared)
-        rows.append(row)
+    values = [obj.__dict__ for obj in objs]
+    # Column by column: each distinct value object of a column is converted once (a
+    # fan-out's rows share most of theirs), on PostgreSQL straight to its COPY text.
+    columns = [_column(field, [v[field.attname] for v in values], connection, copying) for field in fields]
     quote = connection.ops.quote_name
-    table, columns = quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
+    table, names = quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
         if copying:
             # COPY: one statement (its triggers run once), and no SQL text to parse per row.
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            lines = ["\t".join(row) for row in zip(*columns, strict=True)]
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for start in range(0, len(lines), 1000):
+                    copy.write("\n".join(lines[start : start + 1000]) + "\n")
         else:
+            rows = list(zip(*columns, strict=True))
             per_statement = max(1, min(batch_size, connection.ops.bulk_batch_size(fields, objs)))
             one = "(" + ", ".join(["%s"] * len(fields)) + ")"
             for start in range(0, len(rows), per_statement):
                 batch = rows[start : start + per_statement]
-                sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(batch))
+                sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join([one] * len(batch))
                 cursor.execute(sql, [v for row in batch for v in row])
     alias = connection.alias
     for obj in objs:
         obj._state.adding, obj._state.db = False, alias
+
+
+def _key(value: Any) -> int | str:
+    # Empty lists and dicts (a JSONField's default, one new object per row) are one value each.
+    return id(value) if value or type(value) not in _EMPTY_KEYS else _EMPTY_KEYS[type(value)]
+
+
+def _column(field: Any, raw: list[Any], connection: Any, copying: bool) -> list[Any]:
+    """A column's values as the database takes them (COPY text when `copying`), each
+    distinct value object converted once. `raw` holds the objects for the whole call, so
+    their ids are not reused meanwhile."""
+    keyed = field.get_internal_type() == "JSONField"
+    keys = [_key(v) for v in raw] if keyed else [id(v) for v in raw]
+    distinct = dict(zip(keys, raw, strict=True))
+    converted = {key: field.get_db_prep_save(value, connection) for key, value in distinct.items()}
+    if copying:
+        tx = Transformer(connection.connection)
+        converted = {key: _copy_text(value, tx) for key, value in converted.items()}
+    return [converted[key] for key in keys]
+
+
+# COPY's text format: these characters are written backslash-escaped (as psycopg does).
+_COPY_ESCAPES = {"\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
+
+
+def _copy_text(value: Any, tx: Any) -> str:
+    """A value as a field of COPY's text format: what psycopg's write_row writes for it."""
+    if value is None:
+        return "\\N"
+    if type(value) is Jsonb:  # the JSON text (COPY reads text into jsonb)
+        dumped = (value.dumps or json.dumps)(value.obj)
+        text = dumped.decode() if isinstance(dumped, bytes) else dumped
+    elif type(value) is str:
+        text = value
+    else:
+        text = bytes(tx.get_dumper(value, PyFormat.TEXT).dump(value)).decode()
+    # str.replace per character present: str.translate looks up every character.
+    for char, escaped in _COPY_ESCAPES.items():
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
