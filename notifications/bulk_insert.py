@@ -94,22 +94,20 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 500) -> None:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             for obj in objs:
                 setattr(obj, f.attname, now)
-    copying = connection.vendor == "postgresql"
     values = [obj.__dict__ for obj in objs]
-    # Column by column: each distinct value object of a column is converted once (a
-    # fan-out's rows share most of theirs), on PostgreSQL straight to its COPY text.
-    columns = [_column(field, [v[field.attname] for v in values], connection, copying) for field in fields]
     quote = connection.ops.quote_name
     table, names = quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
-        if copying:
-            # COPY: one statement (its triggers run once), and no SQL text to parse per row.
-            lines = ["\t".join(row) for row in zip(*columns, strict=True)]
+        if connection.vendor == "postgresql":
+            # COPY: one statement (its triggers run once), no SQL text to parse per row, and
+            # written a chunk at a time: the server stores one while the next is converted.
+            columns = _Columns(fields, connection, Transformer(connection.connection))
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for start in range(0, len(lines), 1000):
-                    copy.write("\n".join(lines[start : start + 1000]) + "\n")
+                for start in range(0, len(values), _COPY_CHUNK):
+                    chunk = columns.convert(values[start : start + _COPY_CHUNK])
+                    copy.write("".join("\t".join(row) + "\n" for row in chunk))
         else:
-            rows = list(zip(*columns, strict=True))
+            rows = _Columns(fields, connection, None).convert(values)
             per_statement = max(1, min(batch_size, connection.ops.bulk_batch_size(fields, objs)))
             one = "(" + ", ".join(["%s"] * len(fields)) + ")"
             for start in range(0, len(rows), per_statement):
@@ -126,18 +124,31 @@ def _key(value: Any) -> int | str:
     return id(value) if value or type(value) not in _EMPTY_KEYS else _EMPTY_KEYS[type(value)]
 
 
-def _column(field: Any, raw: list[Any], connection: Any, copying: bool) -> list[Any]:
-    """A column's values as the database takes them (COPY text when `copying`), each
-    distinct value object converted once. `raw` holds the objects for the whole call, so
-    their ids are not reused meanwhile."""
-    keyed = field.get_internal_type() == "JSONField"
-    keys = [_key(v) for v in raw] if keyed else [id(v) for v in raw]
-    distinct = dict(zip(keys, raw, strict=True))
-    converted = {key: field.get_db_prep_save(value, connection) for key, value in distinct.items()}
-    if copying:
-        tx = Transformer(connection.connection)
-        converted = {key: _copy_text(value, tx) for key, value in converted.items()}
-    return [converted[key] for key in keys]
+_COPY_CHUNK = 1000
+
+
+class _Columns:
+    """Rows converted column by column, each distinct value object of a column once (a
+    fan-out's rows share most of theirs): to COPY text with a psycopg Transformer, else
+    to what the database driver takes. The objects stay alive for the whole bulk_insert,
+    so their ids are not reused meanwhile."""
+
+    def __init__(self, fields: list[Any], connection: Any, tx: Any) -> None:
+        self.fields, self.connection, self.tx = fields, connection, tx
+        self.json = [f.get_internal_type() == "JSONField" for f in fields]
+        self.memos: list[dict[int | str, Any]] = [{} for _ in fields]
+
+    def convert(self, values: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        columns = []
+        for field, json_field, memo in zip(self.fields, self.json, self.memos, strict=True):
+            raw = [v[field.attname] for v in values]
+            keys = [_key(v) for v in raw] if json_field else [id(v) for v in raw]
+            distinct = dict(zip(keys, raw, strict=True))
+            for key in distinct.keys() - memo.keys():
+                prepared = field.get_db_prep_save(distinct[key], self.connection)
+                memo[key] = prepared if self.tx is None else _copy_text(prepared, self.tx)
+            columns.append([memo[key] for key in keys])
+        return list(zip(*columns, strict=True))
 
 
 # COPY's text format: these characters are written backslash-escaped (as psycopg does).
