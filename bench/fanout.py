@@ -226,7 +226,9 @@ def run_one(db: str, people: int, workers: int, timeout: float, recipients: str)
             "fanout_s": ready,
             # The fan-out job: claimed this long after the call returned, and ran for this long.
             "job_pickup_s": job.started_at.timestamp() - returned_wall if job.started_at else None,
-            "job_run_s": (job.completed_at - job.started_at).total_seconds() if job.completed_at else None,
+            "job_run_s": (job.completed_at - job.started_at).total_seconds()
+            if job.completed_at and job.started_at
+            else None,
             "emails": sink.count,
             "emails_per_s": (sink.count - 1) / span if sink.count > 1 and span > 0 else None,
             "all_emails_s": sink.last - returned_wall if sink.count else None,
