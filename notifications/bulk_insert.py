@@ -9,6 +9,7 @@ Model.__init__, whose per-field defaults and descriptors cost more than the inse
 """
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -152,6 +153,7 @@ class _Columns:
 
 
 # COPY's text format: these characters are written backslash-escaped (as psycopg does).
+_COPY_SPECIAL = re.compile(r"[\\\b\t\n\v\f\r]")
 _COPY_ESCAPES = {"\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
 
 
@@ -159,6 +161,8 @@ def _copy_text(value: Any, tx: Any) -> str:
     """A value as a field of COPY's text format: what psycopg's write_row writes for it."""
     if value is None:
         return "\\N"
+    if type(value) is int:
+        return str(value)
     if type(value) is Jsonb:  # the JSON text (COPY reads text into jsonb)
         dumped = (value.dumps or json.dumps)(value.obj)
         text = dumped.decode() if isinstance(dumped, bytes) else dumped
@@ -166,6 +170,8 @@ def _copy_text(value: Any, tx: Any) -> str:
         text = value
     else:
         text = bytes(tx.get_dumper(value, PyFormat.TEXT).dump(value)).decode()
+    if _COPY_SPECIAL.search(text) is None:  # most values: one scan
+        return text
     # str.replace per character present: str.translate looks up every character.
     for char, escaped in _COPY_ESCAPES.items():
         if char in text:
