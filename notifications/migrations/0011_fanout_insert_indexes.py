@@ -11,6 +11,23 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# SQLite alters a field by making the table again, which drops its triggers: the stream's
+# position trigger (migration 0005, as created there) is made again after the alterations,
+# and again after they are undone.
+SQLITE_STREAM_SEQ_TRIGGER = """CREATE TRIGGER IF NOT EXISTS notifications_stream_seq AFTER INSERT ON notifications
+    FOR EACH ROW WHEN NEW.seq IS NULL
+    BEGIN
+        UPDATE notification_stream_counter SET value = value + 1 WHERE id = 1;
+        UPDATE notifications SET seq = (SELECT value FROM notification_stream_counter WHERE id = 1)
+        WHERE rowid = NEW.rowid;
+    END"""
+
+
+def sqlite_stream_seq_trigger(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_STREAM_SEQ_TRIGGER)
+
+
 PK_LIKE_TABLES = [("notifications", "Notification"), ("notification_deliveries", "Delivery")]
 
 
@@ -39,6 +56,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(migrations.RunPython.noop, sqlite_stream_seq_trigger),
         migrations.AlterField(
             model_name="delivery",
             name="digest_run",
@@ -159,5 +177,6 @@ class Migration(migrations.Migration):
                 condition=models.Q(("digest_run__isnull", False)), fields=["digest_run"], name="ntf_digest_run_idx"
             ),
         ),
+        migrations.RunPython(sqlite_stream_seq_trigger, migrations.RunPython.noop),
         migrations.RunPython(drop_pk_like_indexes, create_pk_like_indexes),
     ]
