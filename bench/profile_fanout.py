@@ -8,6 +8,7 @@ Sets up the organization as bench/fanout.py does (its own database:
 POSTs the event, claims its job and runs the handler as a worker thread would, and prints
 the wall time of each part, the slowest statements and the top of the profile. For finding
 bottlenecks, not for the headline figures (bench/fanout.py measures those with real workers).
+The PostgreSQL database is dropped at the end unless --keep.
 """
 
 import argparse
@@ -230,4 +231,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        if "--keep" not in sys.argv and "sqlite" not in sys.argv:
+            from django.db import connections
+
+            connections.close_all()
+            name = f"bench_pfanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
+            drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop], check=False)
