@@ -6,6 +6,7 @@ an empty string, and a template that still fails to render falls back to the pla
 title and message: a send never crashes on a template.
 """
 
+import html
 import logging
 import secrets
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.template import Context, Engine, engines
 from django.template.backends.django import DjangoTemplates
-from django.utils.html import escape
 
 if TYPE_CHECKING:
     from notifications.events import EventType
@@ -156,7 +156,8 @@ def email_renderer(
         return {
             "subject": first["subject"],
             "text": first["text"].replace(one, name),
-            "html": first["html"].replace(one, escape(name)),
+            # What django.utils.html.escape gives, without its lazy-string wrapper per call.
+            "html": first["html"].replace(one, html.escape(name)),
         }
 
     return fill

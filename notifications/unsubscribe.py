@@ -13,7 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.signing import b64_encode
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
 from django.utils.html import escape
 
 SALT = "notifications.unsubscribe"
@@ -51,23 +54,44 @@ def with_unsubscribe(content: dict[str, Any], *, user: Any, event: str) -> dict[
     return unsubscriber(event)(content, user.pk)
 
 
+class _KeyedOnceSigner(signing.TimestampSigner):
+    """TimestampSigner with the same signatures, its HMAC keyed once: salted_hmac derives
+    the key (a hash of salt and secret) again for every signature, and a fan-out signs one
+    token per recipient."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._keyed = salted_hmac(force_bytes(self.salt) + b"signer", b"", self.key, algorithm=self.algorithm)
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if key is not None and key != self.key:  # unsign() trying SECRET_KEY_FALLBACKS
+            return super().signature(value, key)
+        mac = self._keyed.copy()
+        mac.update(force_bytes(value))
+        return b64_encode(mac.digest()).decode()
+
+
 def unsubscriber(event: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
     """with_unsubscribe for one user after another (a fan-out): the link's path, the
     signer and the footer are made once per event; per user, only the token is signed."""
     if not settings.SITE_URL:
         return lambda content, user_id: content
-    signer = signing.TimestampSigner(salt=SALT)  # what signing.dumps uses: unsubscribe_token_read reads it
+    signer = _KeyedOnceSigner(salt=SALT)  # what signing.dumps uses: unsubscribe_token_read reads it
     marker = "TOKEN-PLACEHOLDER"
     base = settings.SITE_URL.rstrip("/") + reverse("notifications-unsubscribe", kwargs={"token": marker})
     before, after = base.split(marker)
+    # A signed token is URL-safe base64 and ':' only: nothing in it needs escaping, so the
+    # link's HTML form is the escaped rest around the token.
+    html_before, html_after = escape(before), escape(after)
     label = event.replace("_", " ")
 
     def add(content: dict[str, Any], user_id: int) -> dict[str, Any]:
-        url = before + signer.sign_object([user_id, event], compress=True) + after
+        token = signer.sign_object([user_id, event], compress=True)
+        url = before + token + after
         html = content.get("html") or ""
         if html:
-            # A signed token is URL-safe base64 and ':' only: nothing in it needs escaping.
-            link = f'<p style="font-size:12px;color:#666"><a href="{escape(url)}">Unsubscribe from these emails</a></p>'
+            href = html_before + token + html_after
+            link = f'<p style="font-size:12px;color:#666"><a href="{href}">Unsubscribe from these emails</a></p>'
             html = html.replace("</body>", link + "</body>") if "</body>" in html else html + link
         return {
             **content,

@@ -10,7 +10,7 @@ from django.core import signing
 from hcm.models import Role
 from notifications.models import Delivery, NotificationPreference
 from notifications.services.notify import notify
-from notifications.unsubscribe import SALT, unsubscribe_token
+from notifications.unsubscribe import SALT, unsubscribe_token, unsubscribe_token_read, unsubscriber
 from tests.factories import make_user
 from tests.notifications.conftest import configure, run_worker_burst
 
@@ -99,3 +99,16 @@ def test_link__without_site_url_emails_go_without_it(org, admin_user, mail, smtp
     run_worker_burst()
     [message] = smtp.messages
     assert message["List-Unsubscribe"] is None
+
+
+def test_fan_out_links__signed_as_signing_dumps_signs_them(settings):
+    # The fan-out's signer keys its HMAC once (notifications.unsubscribe): its tokens must
+    # be the ones Django's own signer makes, and read back.
+    settings.SITE_URL = SITE
+    content = unsubscriber("employee_hired")({"text": "Hi", "html": "<html><body>Hi</body></html>"}, 42)
+    url = content["headers"]["List-Unsubscribe"][1:-1]
+    token = path_of(url).removeprefix("/notifications/unsubscribe/").strip("/")
+    unsigned = token.rsplit(":", 1)[0]  # the value and its timestamp, then the signature
+    assert signing.Signer(salt=SALT).sign(unsigned) == token
+    assert unsubscribe_token_read(token) == (42, "employee_hired")
+    assert f'href="{url}"' in content["html"] and url in content["text"]
