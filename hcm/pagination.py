@@ -102,7 +102,8 @@ def merged_rows(ranges: list[QuerySet], ordering: list[tuple[str, bool]], *, ski
     database, and the page's rows read by primary key: one statement."""
     if len(ranges) == 1:
         return list(ranges[0][skip : skip + count])
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for i, part in enumerate(ranges):
         sql, part_params = part.values_list(*[name for name, _ in ordering])[: skip + count].query.sql_with_params()
         parts.append(f"SELECT * FROM ({sql}) AS range_{i}")
@@ -123,7 +124,8 @@ def merged_count(ranges: list[QuerySet], *, bound: int) -> int:
     index, for queued jobs)."""
     if len(ranges) == 1:
         return ranges[0][:bound].count()
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for i, part in enumerate(ranges):
         sql, part_params = part.values_list("pk")[:bound].query.sql_with_params()
         parts.append(f"SELECT 1 AS one FROM ({sql}) AS range_{i}")

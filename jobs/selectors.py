@@ -49,7 +49,8 @@ LIST_INDEX_COLUMNS: list[tuple[str, ...]] = [(), ("status", "priority"), ("job_t
 def _column_values(column: str) -> list[Any]:
     # Every value a row can hold: a check constraint holds the status to these; the
     # priority is only ever written from JobPriority (job_enqueue, the admin's choices).
-    return {"status": JobStatus.values, "priority": JobPriority.values}[column]
+    values: dict[str, list[Any]] = {"status": JobStatus.values, "priority": JobPriority.values}
+    return values[column]
 
 
 def list_index_columns(filtered: set[str]) -> tuple[str, ...]:
