@@ -14,45 +14,11 @@ other processes does not read as an index's cost.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = BENCH_DIR.parent
-WORK_DIR = PROJECT_DIR / "var" / "bench"
-_SUFFIX = f"_{os.environ['BENCH_DB_SUFFIX']}" if os.environ.get("BENCH_DB_SUFFIX") else ""
-PG_NAME = f"bench_enqueue_costs{_SUFFIX}"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def setup(db: str) -> None:
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    if db == "sqlite":
-        path = WORK_DIR / "enqueue_costs.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_NAME}")
-        url = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
-    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-only-not-secret", LOG_LEVEL="WARNING")
-    os.environ.pop("TEST_DATABASE_NAME", None)
-    os.environ["DB_POOL_MAX_SIZE"] = "0"  # one plain connection, as a script holds it
-    os.environ["CONN_MAX_AGE"] = "600"
-    sys.path.insert(0, str(PROJECT_DIR))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+import scratch_db  # bench/, the script's own directory
 
 
 def indexes(cursor, vendor: str) -> dict[str, str]:
@@ -138,7 +104,7 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=10000, help="rows of the one-transaction variant")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant and of its baseline (best kept)")
     args = parser.parse_args()
-    setup(args.db)
+    scratch_db.setup("enqueue_costs", args.db)
     from django.db import connection
 
     from jobs.services import _insert_sql
@@ -210,12 +176,7 @@ def main() -> int:
             f"| {label} | {best[0]:,.0f} ({base[0]:,.0f}) | {saved_one:+.1f} "
             f"| {best[1]:,.0f} ({base[1]:,.0f}) | {saved_many:+.1f} |"
         )
-    if args.db == "postgres":
-        connection.close()
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+    scratch_db.teardown("enqueue_costs", args.db)
     return 0
 
 

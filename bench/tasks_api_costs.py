@@ -21,51 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = BENCH_DIR.parent
-WORK_DIR = PROJECT_DIR / "var" / "bench"
-_SUFFIX = f"_{os.environ['BENCH_DB_SUFFIX']}" if os.environ.get("BENCH_DB_SUFFIX") else ""
-PG_NAME = f"bench_tasks_api_costs{_SUFFIX}"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def setup(db: str) -> None:
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    if db == "sqlite":
-        path = WORK_DIR / "tasks_api_costs.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_NAME}")
-        url = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
-    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench-only-not-secret", LOG_LEVEL="WARNING")
-    os.environ.pop("TEST_DATABASE_NAME", None)
-    os.environ["DB_POOL_MAX_SIZE"] = "0"  # one plain connection, as a script holds it
-    os.environ["CONN_MAX_AGE"] = "600"
-    sys.path.insert(0, str(PROJECT_DIR))
-    sys.path.insert(0, str(BENCH_DIR))  # tasksdb_project.tasks: the bench's no-op @task
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def teardown(db: str) -> None:
-    if db == "postgres":
-        import psycopg
-        from django.db import connection
-
-        connection.close()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+import scratch_db  # bench/, the script's own directory
 
 
 def server_cpu() -> float:
@@ -102,11 +58,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    setup(args.db)
+    scratch_db.setup("tasks_api_costs", args.db)
     try:
         run(args.n, args.repeat)
     finally:
-        teardown(args.db)
+        scratch_db.teardown("tasks_api_costs", args.db)
     return 0
 
 
