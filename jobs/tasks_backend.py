@@ -96,7 +96,7 @@ class BackgroundJobBackend(BaseTaskBackend):
     def enqueue(self, task: Task[P, T], args: P.args, kwargs: P.kwargs) -> TaskResult[T]:  # type: ignore[valid-type]
         conn = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local lookup
         known = self._task_rows.get(id(task))
-        if known is not None and known[0] is task and known[1].vendor is conn.vendor:
+        if known is not None and known[0] is task and known[1].vendor == conn.vendor:
             rows = known[1]
         else:
             rows = self._job_rows(task, conn)
