@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +42,45 @@ sys.path.insert(0, str(ROOT))
 TARGET_API_MS = 200.0
 TARGET_FANOUT_S = {"sqlite": 4.0, "postgres": 2.0}
 TARGET_EMAILS_PER_S = 500.0
+
+
+def make_people(people: int, *, admins: bool = False) -> tuple[Any, Any, list[int]]:
+    """After django.setup(): the organization "Bench" with its system admin and `people`
+    active users made in bulk (system admins too with `admins`: the default recipients,
+    resolved when the job runs), email on for critical alerts; PostgreSQL then VACUUM
+    ANALYZEd. Returns (organization, admin, the people's ids)."""
+    from django.db import connection
+
+    from hcm.models import Organization, Role, User
+    from notifications.services.notification_settings import notification_settings_get
+
+    org = Organization.objects.create(name="Bench", slug="bench")
+    admin = User.objects.create_user("bench-admin", "admin@bench.test", None, organization=org, role=Role.SYSTEM_ADMIN)
+    User.objects.bulk_create(
+        [
+            User(
+                username=f"person{i}",
+                email=f"person{i}@bench.test",
+                first_name="Person",
+                last_name=str(i),
+                organization=org,
+                role=Role.SYSTEM_ADMIN if admins else Role.MEMBER,
+                password="!",
+            )
+            for i in range(people)
+        ],
+        batch_size=2000,
+    )
+    ids = list(User.objects.filter(organization=org, username__startswith="person").values_list("pk", flat=True))
+    ns = notification_settings_get(organization=org)
+    ns.email_enabled, ns.email_on_critical_alerts, ns.email_on_org_updated = True, True, False
+    ns.email_from_address, ns.email_from_name = "hr@bench.test", "Bench HR"
+    ns.sms_enabled = ns.slack_enabled = False
+    ns.save()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    return org, admin, ids
 
 
 def database_url(db: str) -> str:
@@ -119,41 +159,10 @@ def run_one(db: str, people: int, workers: int, timeout: float, recipients: str)
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from hcm.models import Organization, Role, User
     from jobs.models import BackgroundJob, WorkerHeartbeat
     from notifications.models import Delivery, Notification
-    from notifications.services.notification_settings import notification_settings_get
 
-    org = Organization.objects.create(name="Bench", slug="bench")
-    admin = User.objects.create_user("bench-admin", "admin@bench.test", None, organization=org, role=Role.SYSTEM_ADMIN)
-    User.objects.bulk_create(
-        [
-            User(
-                username=f"person{i}",
-                email=f"person{i}@bench.test",
-                first_name="Person",
-                last_name=str(i),
-                organization=org,
-                # --recipients admins: the people are system admins and the request names
-                # nobody (the default recipients, resolved when the job runs).
-                role=Role.SYSTEM_ADMIN if recipients == "admins" else Role.MEMBER,
-                password="!",
-            )
-            for i in range(people)
-        ],
-        batch_size=2000,
-    )
-    ids = list(User.objects.filter(organization=org, username__startswith="person").values_list("pk", flat=True))
-    ns = notification_settings_get(organization=org)
-    ns.email_enabled, ns.email_on_critical_alerts, ns.email_on_org_updated = True, True, False
-    ns.email_from_address, ns.email_from_name = "hr@bench.test", "Bench HR"
-    ns.sms_enabled = ns.slack_enabled = False
-    ns.save()
-    if db == "postgres":
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+    org, admin, ids = make_people(people, admins=recipients == "admins")
 
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fanout import make_people  # noqa: E402  (bench/, this script's directory)
+
 
 def database_url(db: str) -> str:
     if db == "postgres":
@@ -112,41 +114,14 @@ def main() -> None:
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from hcm.models import Organization, Role, User
     from jobs.claim import claim_jobs
     from jobs.context import JobContext
     from jobs.models import BackgroundJob
     from jobs.registry import get_job_type
     from notifications.job_types import FANOUT_JOB_TYPE
     from notifications.models import Delivery, Notification
-    from notifications.services.notification_settings import notification_settings_get
 
-    org = Organization.objects.create(name="Bench", slug="bench")
-    admin = User.objects.create_user("bench-admin", "admin@bench.test", None, organization=org, role=Role.SYSTEM_ADMIN)
-    User.objects.bulk_create(
-        [
-            User(
-                username=f"person{i}",
-                email=f"person{i}@bench.test",
-                first_name="Person",
-                last_name=str(i),
-                organization=org,
-                role=Role.MEMBER,
-                password="!",
-            )
-            for i in range(args.people)
-        ],
-        batch_size=2000,
-    )
-    ids = list(User.objects.filter(organization=org, username__startswith="person").values_list("pk", flat=True))
-    ns = notification_settings_get(organization=org)
-    ns.email_enabled, ns.email_on_critical_alerts, ns.email_on_org_updated = True, True, False
-    ns.email_from_address, ns.email_from_name = "hr@bench.test", "Bench HR"
-    ns.sms_enabled = ns.slack_enabled = False
-    ns.save()
-    if args.db == "postgres":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+    org, admin, ids = make_people(args.people)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(admin).access_token}")
     body = json.dumps({"event": "critical_alert", "data": {"summary": "Disk full on db-1"}, "recipients": ids})
