@@ -83,25 +83,29 @@ def make_people(people: int, *, admins: bool = False) -> tuple[Any, Any, list[in
     return org, admin, ids
 
 
-def database_url(db: str) -> str:
+def _pg_name(name: str) -> str:
+    return f"bench_{name}_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
+
+
+def database_url(db: str, name: str = "fanout") -> str:
+    """An empty database for a run: PostgreSQL `bench_<name>_<BENCH_DB_SUFFIX>` (made again),
+    or SQLite var/bench/<name>.sqlite3."""
     if db == "postgres":
-        name = f"bench_fanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
+        name = _pg_name(name)
         for sql in [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"]:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True)
         return f"postgres://postgres@127.0.0.1:5432/{name}"
-    path = ROOT / "var" / "bench" / "fanout.sqlite3"
+    path = ROOT / "var" / "bench" / f"{name}.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ["", "-wal", "-shm"]:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
 
 
-def drop_database(db: str) -> None:
+def drop_database(db: str, name: str = "fanout") -> None:
     if db == "postgres":
-        name = f"bench_fanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]
-        )
+        drop = f"DROP DATABASE IF EXISTS {_pg_name(name)} WITH (FORCE)"
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop], check=False)
 
 
 class Sink:

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import pstats
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,20 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fanout import make_people  # noqa: E402  (bench/, this script's directory)
-
-
-def database_url(db: str) -> str:
-    if db == "postgres":
-        name = f"bench_pfanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
-        for sql in [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"]:
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True)
-        return f"postgres://postgres@127.0.0.1:5432/{name}"
-    path = ROOT / "var" / "bench" / "pfanout.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ["", "-wal", "-shm"]:
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+from fanout import database_url, drop_database, make_people  # noqa: E402  (bench/, this script's directory)
 
 
 class Statements:
@@ -96,7 +82,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="Wall times only (cProfile slows Python ~2x).")
     args = parser.parse_args()
     os.environ.update(
-        DATABASE_URL=database_url(args.db),
+        DATABASE_URL=database_url(args.db, "pfanout"),
         SECRET_KEY="bench-only-secret-key",
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="testserver",
@@ -213,6 +199,4 @@ if __name__ == "__main__":
             from django.db import connections
 
             connections.close_all()
-            name = f"bench_pfanout_{os.environ.get('BENCH_DB_SUFFIX', 'main')}"
-            drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop], check=False)
+            drop_database("postgres", "pfanout")
