@@ -35,6 +35,9 @@ class JobStatus(models.TextChoices):
 
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
+# Retries a job gets unless its enqueue says otherwise (API, services, Tasks API, a send batch's hand-on).
+DEFAULT_MAX_RETRIES = 3
+
 
 class JobPriority(models.IntegerChoices):
     """Stored as the seed's integers so the claim query orders by an index (high first)."""
@@ -85,7 +88,7 @@ class BackgroundJob(models.Model):
     trigger_id = models.CharField(max_length=150, null=True, blank=True)
 
     retry_count = models.PositiveIntegerField(default=0, help_text="Failed attempts so far.")
-    max_retries = models.PositiveSmallIntegerField(default=3)
+    max_retries = models.PositiveSmallIntegerField(default=DEFAULT_MAX_RETRIES)
     run_at = models.DateTimeField(default=timezone.now, help_text="Not before this time.")
     next_retry_at = models.DateTimeField(null=True, blank=True)
     # max(run_at, next_retry_at), the one column the claim query filters on. The database

@@ -19,6 +19,7 @@ from hcm.exceptions import InvalidInput, StateConflict
 from hcm.logging import current_request_id
 from hcm.models import Organization
 from jobs.models import (
+    DEFAULT_MAX_RETRIES,
     FINISHED_STATUSES,
     BackgroundJob,
     JobPriority,
@@ -294,7 +295,7 @@ def job_enqueue(
     job_type: str,
     payload: dict[str, Any] | None = None,
     priority: str | None = None,
-    max_retries: int = 3,
+    max_retries: int = DEFAULT_MAX_RETRIES,
     run_at: datetime | None = None,
     idempotency_key: str | None = None,
     created_by: str = "system",
@@ -390,7 +391,7 @@ def job_enqueue_many(
     job_type: str,
     payloads: list[dict[str, Any] | None],
     priority: str | None = None,
-    max_retries: int = 3,
+    max_retries: int = DEFAULT_MAX_RETRIES,
     run_at: datetime | None = None,
     created_by: str = "system",
 ) -> list[str]:

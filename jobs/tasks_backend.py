@@ -44,7 +44,15 @@ from django_tasks.utils import normalize_json
 from typing_extensions import ParamSpec
 
 from hcm.logging import current_request_id
-from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus, JobTrigger, new_job_ids
+from jobs.models import (
+    DEFAULT_MAX_RETRIES,
+    AttemptOutcome,
+    BackgroundJob,
+    JobAttempt,
+    JobStatus,
+    JobTrigger,
+    new_job_ids,
+)
 from jobs.services import _row, _shared_values, _validated
 from jobs.task_buffer import JobRows
 
@@ -86,7 +94,7 @@ class BackgroundJobBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict) -> None:
         super().__init__(alias, params)
-        self.max_retries = int(self.options.get("MAX_RETRIES", 3))
+        self.max_retries = int(self.options.get("MAX_RETRIES", DEFAULT_MAX_RETRIES))
         # Each task already validated, with its rows' template: enqueueing the same task
         # again (a loop of .enqueue() calls) repeats neither. By id: hashing a Task costs
         # more; the task is held beside it, so its id stays its own.

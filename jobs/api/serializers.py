@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from hcm.exceptions import InvalidInput
 from hcm.fields import ChoiceField, StrictSerializer
-from jobs.models import BackgroundJob, JobAttempt, JobPriority
+from jobs.models import DEFAULT_MAX_RETRIES, BackgroundJob, JobAttempt, JobPriority
 from jobs.registry import ORGANIZATION, SERVICE, offered_job_type
 from jobs.services import MAX_RETRIES_LIMIT
 
@@ -91,7 +91,7 @@ class BackgroundJobCreateSerializer(StrictSerializer):
     # only to jobs the system enqueues (schedules, notifications, maintenance).
     priority = ChoiceField(PRIORITY_NAMES, required=False, default="medium")
     payload = serializers.JSONField(required=False, allow_null=True, default=dict)
-    max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=3)
+    max_retries = serializers.IntegerField(min_value=0, max_value=MAX_RETRIES_LIMIT, default=DEFAULT_MAX_RETRIES)
     run_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; not before this time.")
     idempotency_key = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
     scope = ChoiceField(SCOPE_CHOICES, required=False, help_text=SCOPE_HELP)

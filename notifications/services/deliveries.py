@@ -48,6 +48,35 @@ class DeliveryRetry(Exception):
     """A transient failure: the job system retries it with its backoff."""
 
 
+class SendFailed(Exception):
+    """A send that did not go. `error` is credential-free: whatever the provider or a
+    library put in its message, no credential leaves here — not into the delivery row, a
+    job's error, its attempt log, the log file or the admin."""
+
+    def __init__(self, error: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error, self.permanent, self.retry_after = error, permanent, retry_after
+
+
+def delivery_channel_send(delivery: Delivery, settings: NotificationSettings) -> str | None:
+    """Send one delivery through its channel (the notification_send job's and a send
+    batch's one way to send); returns the provider's message id. Raises SendFailed: an
+    unknown channel is permanent, a DeliveryError as the channel classed it, any other
+    exception (a bug, an unexpected provider error) transient, like a 5xx."""
+    channel = get_channel(delivery.channel)
+    try:
+        if channel is None:
+            raise DeliveryError(f"Unknown channel {delivery.channel!r} (not registered).", permanent=True)
+        return channel.send(delivery, settings)
+    except DeliveryError as exc:
+        raise SendFailed(
+            credential_free(str(exc), settings), permanent=exc.permanent, retry_after=exc.retry_after
+        ) from None
+    except Exception as exc:
+        # Without its text's credentials, and without its traceback: either may quote one.
+        raise SendFailed(credential_free(f"{type(exc).__name__}: {exc}", settings), permanent=False) from None
+
+
 def send_batch_size() -> int:
     """NOTIFICATIONS_SEND_BATCH_SIZE, within 1..MAX_BATCH_SIZE."""
     return max(1, min(int(django_settings.NOTIFICATIONS_SEND_BATCH_SIZE), MAX_BATCH_SIZE))
@@ -137,35 +166,22 @@ def delivery_attempt(
         "organization_id": delivery.organization_id,
         "event": delivery.event,
     }
-    channel = get_channel(delivery.channel)
     try:
-        if channel is None:
-            raise DeliveryError(f"Unknown channel {delivery.channel!r} (not registered).", permanent=True)
-        provider_id = channel.send(delivery, settings)
-    except DeliveryError as exc:
-        # Whatever the provider or a library put in the message, no credential leaves here:
-        # not into the delivery row, the job's error, its attempt log, the log file or the admin.
-        error = credential_free(str(exc), settings)
-        final = exc.permanent or gives_up_on_failure
-        delivery_failure_record(delivery, error=error, final=final)
+        provider_id = delivery_channel_send(delivery, settings)
+    except SendFailed as failure:
+        final = failure.permanent or gives_up_on_failure
+        delivery_failure_record(delivery, error=failure.error, final=final)
         if final:
             delivery_fallback_safely(delivery, settings)
         logger.warning(
             "notification delivery failed",
-            extra={**log_fields, "error": error, "outcome": "failed" if final else "will_retry"},
+            extra={**log_fields, "error": failure.error, "outcome": "failed" if final else "will_retry"},
         )
-        if exc.permanent:
-            raise PermanentJobError(error) from None
-        if exc.retry_after is not None:
-            raise RetryJobAfter(error, delay_seconds=exc.retry_after) from None
-        raise DeliveryRetry(error) from None
-    except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
-        error = credential_free(f"{type(exc).__name__}: {exc}", settings)
-        delivery_failure_record(delivery, error=error, final=gives_up_on_failure)
-        if gives_up_on_failure:
-            delivery_fallback_safely(delivery, settings)
-        # Re-raised without its text or traceback: either may quote a credential.
-        raise DeliveryRetry(error) from None
+        if failure.permanent:
+            raise PermanentJobError(failure.error) from None
+        if failure.retry_after is not None:
+            raise RetryJobAfter(failure.error, delay_seconds=failure.retry_after) from None
+        raise DeliveryRetry(failure.error) from None
     now = timezone.now()
     with transaction.atomic():  # one commit per send: on SQLite, one turn of the write lock
         # The attempt is counted with its outcome (a worker killed mid-send leaves it to

@@ -23,15 +23,15 @@ from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
 from jobs.errors import PermanentJobError
-from jobs.models import BackgroundJob, JobPriority, JobTrigger
+from jobs.models import DEFAULT_MAX_RETRIES, BackgroundJob, JobPriority, JobTrigger
 from jobs.retry import RetryPolicy
 from jobs.services import job_enqueue
-from notifications.channels.base import DeliveryError, get_channel
 from notifications.models import Delivery, DeliveryStatus, NotificationSettings
 from notifications.models.delivery import PENDING_DELIVERY_STATUSES
 from notifications.services.deliveries import (
     SEND_JOB_TYPE,
-    credential_free,
+    SendFailed,
+    delivery_channel_send,
     delivery_failure_record,
     delivery_fallback_safely,
     notifications_status_refresh,
@@ -110,28 +110,23 @@ def _settings_of(organization_id: str) -> NotificationSettings:
 def _send_one(delivery: Delivery, settings: NotificationSettings, *, batch_job_id: str) -> tuple[str, str | None]:
     """Send one delivery: ("sent", provider id) when it went (recorded by the caller), else
     ("failed" | "retrying", None), recorded here."""
-    channel = get_channel(delivery.channel)
     log_fields = {
         "delivery_id": delivery.pk,
         "channel": delivery.channel,
         "organization_id": delivery.organization_id,
         "event": delivery.event,
     }
-    retry_after: float | None = None
     try:
-        if channel is None:
-            raise DeliveryError(f"Unknown channel {delivery.channel!r} (not registered).", permanent=True)
-        return "sent", channel.send(delivery, settings)
-    except DeliveryError as exc:
-        # No credential leaves here (the delivery row, the jobs, the log, the admin).
-        error = credential_free(str(exc), settings)
-        permanent, retry_after = exc.permanent, exc.retry_after
-    except Exception as exc:  # a bug or an unexpected provider error: retried like a 5xx
-        error = credential_free(f"{type(exc).__name__}: {exc}", settings)
-        permanent = False
-    decision = RetryPolicy.from_settings().after_failure(
-        retry_count=0, max_retries=_MAX_RETRIES, now=timezone.now(), permanent=permanent, delay_seconds=retry_after
-    )
+        return "sent", delivery_channel_send(delivery, settings)
+    except SendFailed as failure:
+        error = failure.error
+        decision = RetryPolicy.from_settings().after_failure(
+            retry_count=0,
+            max_retries=DEFAULT_MAX_RETRIES,
+            now=timezone.now(),
+            permanent=failure.permanent,
+            delay_seconds=failure.retry_after,
+        )
     if decision.gives_up:
         delivery_failure_record(delivery, error=error, final=True)
         delivery_fallback_safely(delivery, settings)
@@ -148,17 +143,13 @@ def _send_one(delivery: Delivery, settings: NotificationSettings, *, batch_job_i
     return outcome, None
 
 
-# A handed-on delivery's job has the job system's default retries; the batch's attempt
-# was the first of them.
-_MAX_RETRIES = 3
-
-
 def _hand_on(
     delivery: Delivery, settings: NotificationSettings, *, error: str, batch_job_id: str, run_at: datetime | None
 ) -> str:
     """Give a delivery whose send failed for now a notification_send job of its own, due
-    at `run_at`, and count the batch's attempt against it (retry_count 1: its backoff
-    goes on from the second step, as if the job had made that attempt)."""
+    at `run_at`, with the job system's default retries, and count the batch's attempt as
+    the first of them (retry_count 1: its backoff goes on from the second step, as if the
+    job had made that attempt)."""
     priority = BackgroundJob.objects.filter(pk=batch_job_id).values_list("priority", flat=True).first()
     with transaction.atomic():
         job, _ = job_enqueue(
@@ -166,7 +157,7 @@ def _hand_on(
             job_type=SEND_JOB_TYPE,
             payload={"delivery_id": delivery.pk},
             priority=JobPriority(priority).label if priority is not None else None,
-            max_retries=_MAX_RETRIES,
+            max_retries=DEFAULT_MAX_RETRIES,
             run_at=run_at,
             idempotency_key=f"delivery:{delivery.pk}:from:{batch_job_id}",
             created_by="system",
