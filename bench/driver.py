@@ -3,6 +3,7 @@ that bench/run.py reads. Each system is set up with its own settings module, so 
 as a subprocess:
 
     python bench/driver.py ours|tasksdb setup|reset|enqueue|enqueue_bulk|enqueue_tasks|seed|wait|latency [N]
+    python bench/driver.py ours enqueue_floor N
 
 `ours` enqueues through jobs.services.job_enqueue; `tasksdb` through django-tasks-db's
 public API, a @task's .enqueue(). Times are this machine's wall clock throughout: the
@@ -178,6 +179,47 @@ def action_enqueue(system: str, n: int) -> None:
     emit(n=n, seconds=seconds, rate=n / seconds, **_cpu_per_job(n, cpu0, server0))
 
 
+def action_enqueue_floor(n: int) -> None:
+    """The database's own floor for a single enqueue: job_enqueue's INSERT (its statement,
+    rows made by its own helpers beforehand), one row per transaction, straight through
+    the DB-API connection in autocommit — what a job_enqueue call would reach if its
+    Python cost nothing. The gap between the two is the part of a call this code owns."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from jobs.models import JobPriority, new_job_ids
+    from jobs.services import _insert_sql, _row, _shared_values
+
+    ours = Ours()
+    now = timezone.now()
+    shared = _shared_values(
+        now=now,
+        db=connection,
+        organization_id=ours.org.pk,
+        job_type=ours.job_type,
+        priority=int(JobPriority.MEDIUM),
+        max_retries=3,
+        run_at=now,
+        created_by="system",
+    )
+    rows = [_row(shared, job_id=job_id, payload={}, db=connection) for job_id in new_job_ids(n + 10)]
+    sql = _insert_sql(connection.vendor)
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        cursor = psycopg.Cursor(connection.connection)  # binds on the server: prepared, as job_enqueue's
+    else:
+        cursor, sql = connection.connection.cursor(), sql.replace("%s", "?")
+    for row in rows[:10]:  # warm up: the statement prepared
+        cursor.execute(sql, row)
+    t0, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu_seconds()
+    for row in rows[10:]:
+        cursor.execute(sql, row)
+    seconds = time.perf_counter() - t0
+    emit(n=n, seconds=seconds, rate=n / seconds, **_cpu_per_job(n, cpu0, server0))
+
+
 def action_enqueue_bulk(system: str, n: int, *, tasks_api: bool = False) -> None:
     """Bulk enqueue rate: n jobs in one transaction (ours: job_enqueue_many, or with
     tasks_api n Tasks API .enqueue() calls)."""
@@ -327,6 +369,7 @@ def main() -> None:
             "setup",
             "reset",
             "enqueue",
+            "enqueue_floor",
             "enqueue_bulk",
             "enqueue_tasks",
             "seed",
@@ -346,6 +389,8 @@ def main() -> None:
         action_reset(args.system)
     elif args.action == "enqueue":
         action_enqueue(args.system, args.n)
+    elif args.action == "enqueue_floor":
+        action_enqueue_floor(args.n)
     elif args.action == "enqueue_bulk":
         action_enqueue_bulk(args.system, args.n)
     elif args.action == "enqueue_tasks":

@@ -204,10 +204,35 @@ class Run:
 
 
 def measure_enqueue(db: str, system: str, n: int, action: str = "enqueue") -> Figure:
+    return Figure(enqueue_run(db, system, n, action)["rate"], n)
+
+
+def enqueue_run(db: str, system: str, n: int, action: str) -> dict:
+    """One enqueue measurement from empty tables: the driver's figures (rate, CPU per job)."""
     env = environment(db, system)
     driver(system, env, "reset")
-    out = driver(system, env, action, str(n))
-    return Figure(out["rate"], n)
+    return driver(system, env, action, str(n))
+
+
+def enqueue_floor_note(db: str, n: int, runs: int = 3) -> str:
+    """Single enqueue beside the database's own floor for it (driver.py's enqueue_floor: the
+    same INSERT of rows built beforehand, no Python per call), alternately, median of each:
+    how much of a call is ours and how much the database's (its commit's flush)."""
+    pairs = [(enqueue_run(db, "ours", n, "enqueue"), enqueue_run(db, "ours", n, "enqueue_floor")) for _ in range(runs)]
+    ours = sorted((p[0] for p in pairs), key=lambda out: out["rate"])[runs // 2]
+    floor = sorted((p[1] for p in pairs), key=lambda out: out["rate"])[runs // 2]
+
+    def cpu(out: dict) -> str:
+        server = out.get("server_cpu_us_per_job")
+        return f"{out['cpu_us_per_job']:.0f} µs" + (f" + its backend {server:.0f} µs" if server is not None else "")
+
+    return (
+        f"{DB_LABEL[db]} single enqueue beside the database's floor ({runs} alternating runs of {n:,}, medians): "
+        f"job_enqueue {ours['rate']:,.0f}/s, its INSERT alone from rows built beforehand {floor['rate']:,.0f}/s "
+        f"({ours['rate'] / floor['rate']:.0%} of it). CPU per call: job_enqueue {cpu(ours)}; the INSERT alone "
+        f"{cpu(floor)}; the rest of a call's {1e6 / ours['rate']:.0f} µs is waiting (for the commit's flush, the "
+        "round trip, a CPU)."
+    )
 
 
 def measure_throughput(
@@ -275,7 +300,7 @@ def run_database(db: str, plan: Plan, results: Results) -> None:
         create_database(db, system)
         driver(system, environment(db, system), "setup")
     try:
-        results.rows.extend(enqueue_rows(db, plan))
+        results.rows.extend(enqueue_rows(db, plan, results))
         if plan.only == "enqueue":
             return
         theirs1 = throughput_rows(db, plan, results)
@@ -293,7 +318,7 @@ def run_database(db: str, plan: Plan, results: Results) -> None:
 ENQUEUE_TARGETS = {"sqlite": (8_000, 50_000), "postgres": (2_000, 20_000)}  # issue 13: one per call, bulk
 
 
-def enqueue_rows(db: str, plan: Plan) -> list[Row]:
+def enqueue_rows(db: str, plan: Plan, results: Results) -> list[Row]:
     progress(f"{DB_LABEL[db]}: enqueue rate")
     one, bulk = ENQUEUE_TARGETS[db]
     ours = median_run(plan.repeat, lambda: measure_enqueue(db, "ours", plan.enqueue_jobs))
@@ -308,6 +333,8 @@ def enqueue_rows(db: str, plan: Plan) -> list[Row]:
             Target(one, True, f"≥ {one:,}/s"),
         )
     ]
+    progress(f"{DB_LABEL[db]}: single enqueue beside the database's floor")
+    results.notes.append(enqueue_floor_note(db, plan.enqueue_jobs))
     progress(f"{DB_LABEL[db]}: bulk enqueue rate")
     n = plan.enqueue_jobs * 4
     ours = median_run(plan.repeat, lambda: measure_enqueue(db, "ours", n, "enqueue_bulk"))
