@@ -161,44 +161,25 @@ def _row(
         raise TypeError(f"enqueue does not set background_jobs.{exc.args[0]}") from None
 
 
-def _insert_cursor() -> CursorWrapper:
-    """A cursor for job_enqueue's INSERT. On PostgreSQL one that binds parameters on the
-    server (Django's default binds them in the client), so psycopg prepares the statement
-    after a few runs on a connection and PostgreSQL stops parsing and planning a 29-column
-    INSERT per job: about 10 % less CPU per job, client and server together. A connection
-    with OPTIONS["prepare_threshold"] = None (e.g. behind PgBouncer in transaction mode)
-    prepares nothing; binding on the server still works there."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    import psycopg  # PostgreSQL only
-
-    connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)  # psycopg's server-binding cursor
-    # Wrapped as connection.cursor() wraps its own: queries logged, errors translated.
-    return (CursorDebugWrapper if connection.queries_logged else CursorWrapper)(cursor, connection)
-
-
 def _insert(db: BaseDatabaseWrapper, sql: str, row: list[Any]) -> bool:
     """Run job_enqueue's INSERT; True if it wrote the row (ON CONFLICT DO NOTHING may not)."""
-    if db.vendor == "postgresql":
-        with _insert_cursor() as cursor:
-            cursor.execute(sql, row)
-            return cursor.rowcount == 1
-    return _execute_sqlite(db, sql, row) == 1
+    return _execute_insert(db, sql, row) == 1
 
 
-def _execute_sqlite(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int:
-    """Run one of enqueue's INSERTs on SQLite; returns its rowcount.
+def _execute_insert(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int:
+    """Run one of enqueue's INSERTs; returns its rowcount.
 
-    Straight through the DB-API connection: Django's cursor would rewrite every `%s` with
-    a regular expression and wrap the call twice, about a fifth of a job_enqueue call's
-    CPU (and, for a 500-row INSERT, a rewrite of 15,000 placeholders). The checks its
-    cursor makes are made here (a broken atomic block, the connection's thread, its health
-    check) and errors are translated as Django translates them. While queries are logged
-    (DEBUG, a test counting them) or an execute_wrapper watches, it goes through Django's
-    cursor so that it is seen."""
+    Straight through the DB-API connection, not Django's cursor: on SQLite that cursor
+    would rewrite every `%s` with a regular expression and wrap the call twice, about a
+    fifth of a job_enqueue call's CPU (and, for a 500-row INSERT, a rewrite of 15,000
+    placeholders); on PostgreSQL a new cursor and its wrapper per call cost as much CPU
+    as the rest of the call's Python. The checks Django's cursor makes are made here (a
+    broken atomic block, the connection's thread, its health check) and errors are
+    translated as Django translates them. While queries are logged (DEBUG, a test
+    counting them) or an execute_wrapper watches, it goes through Django's cursor wrapper
+    so that it is seen."""
     if db.queries_logged or db.execute_wrappers:
-        with db.cursor() as cursor:
+        with _watched_cursor(db) as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
     db.validate_no_broken_transaction()
@@ -206,7 +187,40 @@ def _execute_sqlite(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int
     db.ensure_connection()
     db.validate_thread_sharing()
     with db.wrap_database_errors:
+        if db.vendor == "postgresql":
+            return _kept_cursor(db).execute(sql, params).rowcount
         return db.connection.execute(_qmark(sql), params).rowcount
+
+
+def _server_binding_cursor(raw_connection: Any) -> Any:
+    """A psycopg cursor that binds parameters on the server (Django's bind them in the
+    client), so psycopg prepares enqueue's INSERT after a few runs on a connection and
+    PostgreSQL stops parsing and planning a 30-column INSERT per job: about 10 % less CPU
+    per job, client and server together. A connection with OPTIONS["prepare_threshold"]
+    = None (e.g. behind PgBouncer in transaction mode) prepares nothing; binding on the
+    server still works there."""
+    import psycopg  # PostgreSQL only
+
+    return psycopg.Cursor(raw_connection)
+
+
+def _watched_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor Django's query log and execute_wrappers see (server-binding on PostgreSQL)."""
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    return (CursorDebugWrapper if db.queries_logged else CursorWrapper)(_server_binding_cursor(db.connection), db)
+
+
+def _kept_cursor(db: BaseDatabaseWrapper) -> Any:
+    """The connection's server-binding cursor for enqueue's INSERTs, made once per
+    connection (a new one per call costs a fifth of the call's CPU)."""
+    cursor = getattr(db, "_enqueue_cursor", None)
+    if cursor is None or cursor.closed or cursor.connection is not db.connection:
+        cursor = db._enqueue_cursor = _server_binding_cursor(db.connection)  # type: ignore[attr-defined]
+    return cursor
 
 
 ROWS_PER_INSERT = 500  # job_enqueue_many on SQLite: rows per multi-row INSERT
@@ -243,7 +257,7 @@ def _insert_many_sqlite(db: BaseDatabaseWrapper, template: list[Any], values: di
         params = block.copy()
         for at, column in varying:
             params[at::width] = column[start : start + per]  # every row's value of the column at once
-        _execute_sqlite(db, _insert_rows_sql(db.vendor, per), params)
+        _execute_insert(db, _insert_rows_sql(db.vendor, per), params)
     rest = []
     for i in range(full, count):
         row = template.copy()

@@ -143,6 +143,24 @@ def test_enqueue__returns_the_job_as_stored_when_no_query_is_logged(org):
     job.save(update_fields=["created_by"])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_enqueue__keeps_working_after_the_connection_is_closed_and_after_a_failed_insert(org):
+    # On PostgreSQL the INSERT's cursor is kept per connection: a new connection gets a
+    # new one, and a statement that failed leaves it usable.
+    first = enqueue(org)
+    connection.close()
+    second = enqueue(org)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        job_enqueue(organization=org, job_type="noop", idempotency_key="k1")
+        with connection.cursor() as cursor:  # the same key again, without ON CONFLICT: a unique violation
+            cursor.execute(
+                "INSERT INTO background_jobs SELECT * FROM background_jobs WHERE idempotency_key = %s", ["k1"]
+            )
+    third = enqueue(org)
+
+    assert set(BackgroundJob.objects.values_list("pk", flat=True)) == {first.pk, second.pk, third.pk}
+
+
 def test_enqueue__in_a_broken_transaction_is_refused_like_any_query(org):
     with transaction.atomic():
         with pytest.raises(DatabaseError), transaction.atomic(savepoint=False), connection.cursor() as cursor:
