@@ -1,0 +1,190 @@
+"""WAL checkpoints in a thread of their own, so that a committing request never waits for one.
+
+In WAL mode (hcm/settings.py) every commit appends the pages it changed to the -wal file; a
+checkpoint copies them back into the database file and fsyncs both files. SQLite's own
+`wal_autocheckpoint` runs it inside the commit that crosses the threshold, so that one call
+(an enqueue, a request) waits for the copy and both fsyncs: 11 of 10,000 single enqueues
+took 23–28 % of their time so (README, *Performance*). Instead, with SQLITE_CHECKPOINT_THREAD
+on (the default), one daemon thread per process and database file checkpoints:
+
+- It looks at the WAL's frame counts in the -shm file's header (the wal-index header, a
+  documented format: https://sqlite.org/walformat.html) every POLL_SECONDS while the WAL grows,
+  backing off to IDLE_POLL_SECONDS while it does not. A look is one small read, no lock.
+- Once half of SQLITE_WAL_AUTOCHECKPOINT frames are not yet copied back it runs `PRAGMA
+  wal_checkpoint(PASSIVE)`: copies and fsyncs without blocking readers or writers (a
+  checkpoint already running in another process makes it a no-op).
+- A PASSIVE checkpoint cannot start the -wal file over while writes keep coming (SQLite
+  rewinds it only when a transaction begins with every frame copied back), so once the WAL
+  holds SQLITE_WAL_AUTOCHECKPOINT frames the thread copies with PASSIVE until little is
+  left, then runs `PRAGMA wal_checkpoint(RESTART)`: writers wait (their busy timeout) while
+  it copies that rest and fsyncs, a few ms, and the next commit writes from the start of
+  the file again (overwriting its pages is cheaper than growing the file). The -wal file so
+  stays about SQLITE_WAL_AUTOCHECKPOINT pages (what it reached before, with SQLite's
+  checkpoints), and readers' look-ups in the WAL index stay short (they skip copied frames).
+- The connections Django opens keep SQLite's own checkpoint only as a fallback, at
+  FALLBACK_FACTOR × SQLITE_WAL_AUTOCHECKPOINT pages: if no thread keeps up (a reader held
+  the WAL too long for RESTART, a process without this backend), commits checkpoint as
+  before and the WAL stays bounded.
+
+Durability is unchanged: a checkpoint never decides what a commit has written (commits
+append to the WAL, synchronous=NORMAL as before); it only moves the copy and the fsyncs off
+the commit. Every process that opens the database (web, runworker, manage.py commands) runs
+its own thread; they share the work through SQLite's checkpoint lock. Log lines: DEBUG,
+logger `hcm.sqlite`.
+"""
+
+import logging
+import os
+import sqlite3
+import struct
+import threading
+import time
+from dataclasses import dataclass
+
+logger = logging.getLogger("hcm.sqlite")
+
+POLL_SECONDS = 0.01
+IDLE_POLL_SECONDS = 0.05  # at 10,000 enqueues/s the WAL grows ~5,500 pages in this time
+RESTART_BUSY_SECONDS = 0.2  # how long RESTART waits for a writer / reader; retried later
+FALLBACK_FACTOR = 2
+PASSIVE_ROUNDS = 3  # at most, before a RESTART: each has two fsyncs, during which more arrives
+RESTART_PENDING = 500  # frames left for RESTART to copy while writers wait: ~50 enqueues
+
+# The wal-index header (walformat.html): mxFrame (frames in the WAL) at byte 16 of the first
+# copy of WalIndexHdr, nBackfill (frames copied back) at byte 96, the first field of
+# WalCkptInfo; both u32 in the machine's byte order.
+_HEADER = struct.Struct("=16xI76xI")
+
+
+@dataclass(frozen=True)
+class WalFrames:
+    total: int  # frames in the WAL since it last started over
+    copied: int  # of which a checkpoint has copied back into the database
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.copied
+
+
+def wal_frames(path: str) -> WalFrames | None:
+    """The WAL's frame counts, from the -shm file; None if there is no WAL index (yet)."""
+    try:
+        fd = os.open(f"{path}-shm", os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        header = os.pread(fd, _HEADER.size, 0)
+    finally:
+        os.close(fd)
+    if len(header) < _HEADER.size:
+        return None
+    total, copied = _HEADER.unpack(header)
+    return WalFrames(total=total, copied=copied)
+
+
+class Checkpointer:
+    """Checkpoints one database file when its WAL asks for it (see the module's docstring)."""
+
+    def __init__(self, path: str, *, restart_pages: int) -> None:
+        self.path = path
+        self.restart_pages = restart_pages
+        # Halfway: each checkpoint copies a hot page (an index's last leaf) once for the
+        # many commits that rewrote it, so fewer, larger ones copy less (1,000, SQLite's
+        # default, made the enqueues' process spend more CPU on copying, measured).
+        self.passive_pages = max(1, restart_pages // 2)
+        self.stop = threading.Event()
+
+    def check(self) -> str | None:
+        """Look once and checkpoint if due; returns the mode run ("PASSIVE", "RESTART"), if any."""
+        frames = wal_frames(self.path)
+        if frames is None:
+            return None
+        if frames.total >= self.restart_pages and frames.pending:
+            # (Nothing pending: the RESTART is done, the next commit starts the file over.)
+            # Copy first without blocking anyone (what arrives meanwhile too, a few rounds),
+            # so that RESTART, during which writers wait, has little left to copy.
+            for _ in range(PASSIVE_ROUNDS):
+                self._checkpoint("PASSIVE", frames)
+                frames = wal_frames(self.path) or frames
+                if frames.pending <= RESTART_PENDING:
+                    break
+            self._checkpoint("RESTART", frames)
+            return "RESTART"
+        if frames.pending >= self.passive_pages:
+            self._checkpoint("PASSIVE", frames)
+            return "PASSIVE"
+        return None
+
+    def _checkpoint(self, mode: str, frames: WalFrames) -> None:
+        started = time.perf_counter()
+        # A connection per checkpoint (a few per thousand commits): a database file made
+        # again at the same path (the test database) is the new file.
+        conn = sqlite3.connect(self.path, timeout=RESTART_BUSY_SECONDS, isolation_level=None)
+        try:
+            busy, total, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        finally:
+            conn.close()
+        logger.debug(
+            "wal checkpoint",
+            extra={
+                "mode": mode,
+                "frames_before": frames.total,
+                "pending_before": frames.pending,
+                "frames": total,
+                "copied": copied,
+                "busy": bool(busy),
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+
+    def run(self) -> None:
+        """Check until stopped: often while the WAL grows, less often while it does not."""
+        interval, last = POLL_SECONDS, None
+        while not self.stop.wait(interval):
+            try:
+                self.check()
+                frames = wal_frames(self.path)
+            except (OSError, sqlite3.Error):
+                logger.debug("wal checkpoint failed", exc_info=True)
+                frames = None
+            grew = frames is not None and frames != last
+            interval = POLL_SECONDS if grew else min(interval * 2, IDLE_POLL_SECONDS)
+            last = frames
+
+
+_lock = threading.Lock()
+_running: dict[str, tuple[int, Checkpointer]] = {}  # path → (pid, checkpointer)
+
+
+def fallback_pages(restart_pages: int) -> int:
+    """wal_autocheckpoint of connections while a checkpointer runs: above where it restarts
+    the WAL, so that SQLite's own checkpoint runs in a commit only if the thread falls behind."""
+    return restart_pages * FALLBACK_FACTOR
+
+
+def ensure_running(path: str, *, restart_pages: int) -> Checkpointer:
+    """The checkpointer thread of `path` in this process, started if it is not (a forked
+    process has none of its parent's threads)."""
+    key = os.path.realpath(path)
+    with _lock:
+        pid, checkpointer = _running.get(key, (None, None))
+        if checkpointer is None or pid != os.getpid() or checkpointer.stop.is_set():
+            checkpointer = Checkpointer(key, restart_pages=restart_pages)
+            threading.Thread(target=checkpointer.run, name=f"sqlite-checkpointer {key}", daemon=True).start()
+            _running[key] = (os.getpid(), checkpointer)
+        return checkpointer
+
+
+def running(path: str) -> Checkpointer | None:
+    """This process's checkpointer of `path`, if one runs."""
+    with _lock:
+        pid, checkpointer = _running.get(os.path.realpath(path), (None, None))
+        return checkpointer if pid == os.getpid() and checkpointer and not checkpointer.stop.is_set() else None
+
+
+def stop_all() -> None:
+    """Stop this process's checkpointer threads (they end within IDLE_POLL_SECONDS)."""
+    with _lock:
+        for _, checkpointer in _running.values():
+            checkpointer.stop.set()
+        _running.clear()
