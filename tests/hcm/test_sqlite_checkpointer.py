@@ -73,6 +73,23 @@ def test_check__restarts_a_full_wal(wal_db):
     assert frames is not None and frames.total < 10  # the next commit wrote from the start
 
 
+def test_check__a_read_holding_the_wal_postpones_the_next_restart(wal_db):
+    conn, path = wal_db
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot of the WAL
+    write_frames(conn, path, RESTART_PAGES)
+    first = Checkpointer(str(path), restart_pages=RESTART_PAGES)
+    try:
+        assert first.check() == "RESTART"  # tried, and gave up: the reader still reads the WAL
+        conn.execute("INSERT INTO t VALUES (randomblob(3000))")
+        assert first.check() != "RESTART"  # writers are not made to wait for it again at once
+        frames = wal_frames(str(path))
+        assert frames is not None and frames.total >= RESTART_PAGES  # it did not start over
+    finally:
+        reader.close()
+
+
 def test_thread__keeps_the_wal_bounded_while_writes_continue(wal_db):
     conn, path = wal_db
     worker = Checkpointer(str(path), restart_pages=RESTART_PAGES)

@@ -18,7 +18,9 @@ on (the default), one daemon thread per process and database file checkpoints:
   holds SQLITE_WAL_AUTOCHECKPOINT frames the thread copies with PASSIVE until little is
   left, then runs `PRAGMA wal_checkpoint(RESTART)`: writers wait (their busy timeout) while
   it copies that rest and fsyncs, a few ms, and the next commit writes from the start of
-  the file again (overwriting its pages is cheaper than growing the file). The -wal file so
+  the file again (overwriting its pages is cheaper than growing the file). A read that
+  holds the WAL longer than RESTART_BUSY_SECONDS makes it give up (writers waited that
+  long once) and try again only after the WAL has grown by half as much again. The -wal file so
   stays about SQLITE_WAL_AUTOCHECKPOINT pages (what it reached before, with SQLite's
   checkpoints), and readers' look-ups in the WAL index stay short (they skip copied frames).
 - The connections Django opens keep SQLite's own checkpoint only as a fallback, at
@@ -39,13 +41,14 @@ import sqlite3
 import struct
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 logger = logging.getLogger("hcm.sqlite")
 
 POLL_SECONDS = 0.01
 IDLE_POLL_SECONDS = 0.05  # at 10,000 enqueues/s the WAL grows ~5,500 pages in this time
-RESTART_BUSY_SECONDS = 0.2  # how long RESTART waits for a writer / reader; retried later
+RESTART_BUSY_SECONDS = 0.1  # how long RESTART waits for a writer / reader (writers wait too)
 FALLBACK_FACTOR = 2
 PASSIVE_ROUNDS = 3  # at most, before a RESTART: each has two fsyncs, during which more arrives
 RESTART_PENDING = 500  # frames left for RESTART to copy while writers wait: ~50 enqueues
@@ -92,6 +95,7 @@ class Checkpointer:
         # many commits that rewrote it, so fewer, larger ones copy less (1,000, SQLite's
         # default, made the enqueues' process spend more CPU on copying, measured).
         self.passive_pages = max(1, restart_pages // 2)
+        self.restart_after = 0  # frames: raised after a RESTART that a reader kept busy
         self.stop = threading.Event()
 
     def check(self) -> str | None:
@@ -99,7 +103,7 @@ class Checkpointer:
         frames = wal_frames(self.path)
         if frames is None:
             return None
-        if frames.total >= self.restart_pages and frames.pending:
+        if frames.total >= max(self.restart_pages, self.restart_after) and frames.pending:
             # (Nothing pending: the RESTART is done, the next commit starts the file over.)
             # Copy first without blocking anyone (what arrives meanwhile too, a few rounds),
             # so that RESTART, during which writers wait, has little left to copy.
@@ -108,18 +112,26 @@ class Checkpointer:
                 frames = wal_frames(self.path) or frames
                 if frames.pending <= RESTART_PENDING:
                     break
-            self._checkpoint("RESTART", frames)
+            if self._checkpoint("RESTART", frames):
+                # A long read holds the WAL: writers waited RESTART_BUSY_SECONDS for nothing.
+                # Not again until the WAL has grown by half as much again (the fallback bounds it).
+                self.restart_after = frames.total + self.passive_pages
+            else:
+                self.restart_after = 0
             return "RESTART"
         if frames.pending >= self.passive_pages:
             self._checkpoint("PASSIVE", frames)
             return "PASSIVE"
         return None
 
-    def _checkpoint(self, mode: str, frames: WalFrames) -> None:
+    def _checkpoint(self, mode: str, frames: WalFrames) -> bool:
+        """Run one checkpoint; True if it was busy (could not copy everything / restart)."""
         started = time.perf_counter()
         # A connection per checkpoint (a few per thousand commits): a database file made
         # again at the same path (the test database) is the new file.
-        conn = sqlite3.connect(self.path, timeout=RESTART_BUSY_SECONDS, isolation_level=None)
+        # mode=rw: a database file removed meanwhile is not made again, empty.
+        uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=RESTART_BUSY_SECONDS, isolation_level=None)
         try:
             busy, total, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         finally:
@@ -136,6 +148,7 @@ class Checkpointer:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
+        return bool(busy)
 
     def run(self) -> None:
         """Check until stopped: often while the WAL grows, less often while it does not."""
