@@ -9,7 +9,8 @@ on (the default), one daemon thread per process and database file checkpoints:
 
 - It looks at the WAL's frame counts in the -shm file's header (the wal-index header, a
   documented format: https://sqlite.org/walformat.html) every POLL_SECONDS while the WAL grows,
-  backing off to IDLE_POLL_SECONDS while it does not. A look is one small read, no lock.
+  backing off to IDLE_POLL_SECONDS while it does not. A look is one small read, no lock,
+  through a descriptor that stays open (closing one would drop SQLite's locks: _shm_fd).
 - Once half of SQLITE_WAL_AUTOCHECKPOINT frames are not yet copied back it runs `PRAGMA
   wal_checkpoint(PASSIVE)`: copies and fsyncs without blocking readers or writers (a
   checkpoint already running in another process makes it a no-op).
@@ -71,18 +72,39 @@ class WalFrames:
 
 def wal_frames(path: str) -> WalFrames | None:
     """The WAL's frame counts, from the -shm file; None if there is no WAL index (yet)."""
-    try:
-        fd = os.open(f"{path}-shm", os.O_RDONLY)
-    except FileNotFoundError:
+    fd = _shm_fd(f"{path}-shm")
+    if fd is None:
         return None
-    try:
-        header = os.pread(fd, _HEADER.size, 0)
-    finally:
-        os.close(fd)
+    header = os.pread(fd, _HEADER.size, 0)
     if len(header) < _HEADER.size:
         return None
     total, copied = _HEADER.unpack(header)
     return WalFrames(total=total, copied=copied)
+
+
+# Each -shm file's descriptor, opened once and never closed: closing any descriptor of a
+# file drops every POSIX lock this process holds on it, the locks of SQLite's own
+# connections included (https://sqlite.org/howtocorrupt.html, 2.2): another process could
+# then write or checkpoint beside them and corrupt the database. One descriptor per -shm
+# file a process sees (a new one only when SQLite made the file again).
+_shm_fds: dict[str, tuple[int, int]] = {}  # path → (inode, descriptor)
+_shm_lock = threading.Lock()
+
+
+def _shm_fd(shm_path: str) -> int | None:
+    try:
+        inode = os.stat(shm_path).st_ino
+    except FileNotFoundError:
+        return None
+    with _shm_lock:
+        known = _shm_fds.get(shm_path)
+        if known is None or known[0] != inode:
+            try:
+                fd = os.open(shm_path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            known = _shm_fds[shm_path] = (os.fstat(fd).st_ino, fd)
+        return known[1]
 
 
 class Checkpointer:
