@@ -4,6 +4,8 @@ bounded. On plain SQLite files of the test's own, with the connection settings t
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +51,34 @@ def test_commit__does_not_checkpoint(wal_db):
 
     frames = wal_frames(str(path))
     assert frames is not None and frames.copied == 0  # no commit copied anything back
+
+
+def test_wal_frames__keeps_this_process_s_sqlite_locks(wal_db):
+    # Closing a descriptor of the -shm file would drop them: another process could then
+    # write beside this one's open write transaction (how the database gets corrupted).
+    conn, path = wal_db
+    write_frames(conn, path, 1)
+    conn.execute("BEGIN IMMEDIATE")  # holds the WAL's write lock (a lock on the -shm file)
+    try:
+        for _ in range(3):
+            wal_frames(str(path))
+        other = subprocess.run(
+            [sys.executable, "-c", OTHER_WRITER, str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert other.stdout.strip() == "locked", other.stderr
+    finally:
+        conn.execute("ROLLBACK")
+
+
+OTHER_WRITER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    conn.execute("BEGIN IMMEDIATE")
+    print("wrote")
+except sqlite3.OperationalError:
+    print("locked")
+"""
 
 
 def test_check__copies_back_once_half_the_restart_threshold_is_pending(wal_db):
