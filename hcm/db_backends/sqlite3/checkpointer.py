@@ -150,8 +150,8 @@ class Checkpointer:
         """Run one checkpoint; True if it was busy (could not copy everything / restart)."""
         started = time.perf_counter()
         # A connection per checkpoint (a few per thousand commits): a database file made
-        # again at the same path (the test database) is the new file.
-        # mode=rw: a database file removed meanwhile is not made again, empty.
+        # again at the same path (the test database) is the new file; mode=rw: one removed
+        # meanwhile is not made again, empty. (SQLite keeps its locks across its own closes.)
         uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
         conn = sqlite3.connect(uri, uri=True, timeout=RESTART_BUSY_SECONDS, isolation_level=None)
         try:
