@@ -106,6 +106,8 @@ TEMPLATES = [
 DEFAULT_SQLITE_PATH = VAR_DIR / "hcm.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}")
 _db = dj_database_url.parse(DATABASE_URL)
+SQLITE_WAL_AUTOCHECKPOINT = env_int("SQLITE_WAL_AUTOCHECKPOINT", 10_000)
+SQLITE_CHECKPOINT_THREAD = env_bool("SQLITE_CHECKPOINT_THREAD", True)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else env_int("CONN_MAX_AGE", 60)
@@ -114,14 +116,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            # Every commit appends the pages it changed to the -wal file; a checkpoint (run by
-            # the commit that crosses SQLITE_WAL_AUTOCHECKPOINT pages; SQLite's default is
-            # 1,000) copies them back and fsyncs. An enqueue appends ~20 pages, rewriting the
-            # same right-most leaf of each index, so at 10,000 a checkpoint comes every ~500
-            # enqueues instead of every ~50 and copies each hot page once for them: a third
-            # of the fsync time per enqueue (README, Configuration). The -wal file grows to
-            # about that many 4 KiB pages and is cut back to SQLITE_JOURNAL_SIZE_LIMIT bytes.
-            f"PRAGMA wal_autocheckpoint={env_int('SQLITE_WAL_AUTOCHECKPOINT', 10_000)}; "
+            # Every commit appends the pages it changed to the -wal file; a checkpoint copies
+            # them back and fsyncs. With SQLITE_CHECKPOINT_THREAD (the default) a thread per
+            # process does it and restarts the WAL at SQLITE_WAL_AUTOCHECKPOINT pages; the
+            # backend then raises this to a fallback (hcm/db_backends/sqlite3/checkpointer.py).
+            # Without it the commit that crosses SQLITE_WAL_AUTOCHECKPOINT pages (SQLite's
+            # default: 1,000) checkpoints: at 10,000, every ~900 enqueues instead of every
+            # ~90, a third of the fsync time per enqueue (README, Configuration). The -wal file
+            # grows to about that many 4 KiB pages and is cut back to SQLITE_JOURNAL_SIZE_LIMIT bytes.
+            f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}; "
             f"PRAGMA journal_size_limit={env_int('SQLITE_JOURNAL_SIZE_LIMIT', 64 * 1024 * 1024)};"
         ),
     }
