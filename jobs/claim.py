@@ -91,6 +91,14 @@ def _pause_filter() -> tuple[str, list[str | int]]:
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
+def _payload(value: str | bytes | dict | None) -> dict:
+    """A claimed row's payload: JSON text on SQLite (most often an empty object), a dict
+    from psycopg."""
+    if value == "{}":
+        return {}
+    return json.loads(value) if isinstance(value, str | bytes) else (value or {})
+
+
 def claim_jobs(
     *,
     worker_id: str,
@@ -142,7 +150,7 @@ def claim_jobs(
             id=row[0],
             organization_id=row[1],
             job_type=row[2],
-            payload=json.loads(row[3]) if isinstance(row[3], str | bytes) else (row[3] or {}),
+            payload=_payload(row[3]),
             attempt=row[4],
             retry_count=row[5],
             max_retries=row[6],

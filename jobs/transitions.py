@@ -36,6 +36,7 @@ class AttemptResult:
     permanent: bool = False
     retry_after: float | None = None
     counts: tuple[int, int, int] | None = None  # processed, succeeded, failed
+    result_json: str | None = None  # `result` as JSON text (stored_result), when the handler's thread made it
 
 
 def _counts(r: AttemptResult) -> dict[str, int | None]:
@@ -49,13 +50,20 @@ def check_result(result: Any) -> dict[str, Any]:
     Raises TypeError/ValueError for what the database would refuse, so it counts as the
     handler's failure rather than blocking the worker's write of the whole batch.
     """
-    if result is None:
-        return {}
+    return stored_result(result)[0]
+
+
+def stored_result(result: Any) -> tuple[dict[str, Any], str]:
+    """check_result's object and its JSON text, the value the worker writes: made once, in
+    the handler's thread (the main thread writes a whole batch of them)."""
+    if result is None or (type(result) is dict and not result):
+        return {}, "{}"
     if not isinstance(result, dict):
         raise TypeError(f"handler returned {type(result).__name__}, not a dict")
-    if "\\u0000" in json.dumps(result):
+    text = json.dumps(result)
+    if "\\u0000" in text:
         raise ValueError("handler result contains a NUL character, which PostgreSQL cannot store")
-    return result
+    return result, text
 
 
 def unstorable_result(r: "AttemptResult", exc: Exception) -> "AttemptResult":
@@ -64,6 +72,7 @@ def unstorable_result(r: "AttemptResult", exc: Exception) -> "AttemptResult":
         r,
         outcome=AttemptOutcome.FAILED,
         result=None,
+        result_json=None,
         error=f"result could not be stored: {type(exc).__name__}: {exc}".replace("\x00", "\\x00")[:2000],
         traceback=None,
         permanent=False,
@@ -136,13 +145,15 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
     results = [
         replace(r, error=_text(r.error), traceback=_text(r.traceback)) if r.error or r.traceback else r for r in results
     ]
+    # One adapter for the batch: a finished_at is adapted once for the job's row and its attempt's.
+    adapt = _adapter()
     applied = 0
     attempts: list[tuple] = []
     logs: list[tuple[AttemptResult, str, str, int, dict[str, Any]]] = []
     failed_for_good: list[FailedJob] = []
     with transaction.atomic(savepoint=False):
         completed = [r for r in results if r.outcome == AttemptOutcome.COMPLETED]
-        completed_keys = _complete(completed, now=now) if completed else set()
+        completed_keys = _complete(completed, now=now, adapt=adapt) if completed else set()
         extra: dict[str, Any]
         for r in results:
             job = r.job
@@ -213,7 +224,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
                 logs.append(
                     (r, "result discarded: job no longer held by this worker", "discarded", logging.WARNING, {})
                 )
-        _insert_attempts(attempts)
+        _insert_attempts(attempts, adapt=adapt)
 
         def log_committed() -> None:
             committed = time.time()  # one clock reading for the batch's lines
@@ -253,16 +264,15 @@ _COMPLETE_SQL_POSTGRES = _COMPLETE_SQL.format(
 )
 
 
-def _complete(results: list[AttemptResult], *, now: datetime) -> set[tuple[str, int]]:
+def _complete(results: list[AttemptResult], *, now: datetime, adapt: Any) -> set[tuple[str, int]]:
     """Mark the jobs of these successful attempts completed, each fenced on (locked_by,
     attempt), in one statement; returns the (id, attempt) pairs that applied."""
-    adapt = _adapter()
     rows = [
         (
             r.job.id,
             r.job.worker_id,
             r.job.attempt,
-            json.dumps(r.result),
+            json.dumps(r.result) if r.result_json is None else r.result_json,
             adapt(r.finished_at),
             *(r.counts or (None,) * 3),
         )
@@ -309,11 +319,10 @@ _INSERT_ATTEMPTS_POSTGRES = (
 )
 
 
-def _insert_attempts(attempts: list[tuple]) -> None:
+def _insert_attempts(attempts: list[tuple], *, adapt: Any) -> None:
     """Insert the attempt rows (_attempt_row) in one statement (PostgreSQL: one array per
     column, as _complete) or one multi-row INSERT per chunk: on the hot path, where
-    bulk_create's per-object work cost more than the database did."""
-    adapt = _adapter()
+    bulk_create's per-object work cost more than the database did. `adapt`: _adapter()'s."""
     if connection.vendor == "postgresql":
         if attempts:
             columns = [list(column) for column in zip(*attempts, strict=True)]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import (
     InterfaceError,
     OperationalError,
@@ -42,11 +43,11 @@ from jobs.retry import RetryPolicy
 from jobs.services import NOTIFY_CHANNEL
 from jobs.transitions import (
     AttemptResult,
-    check_result,
     hand_back,
     record_attempts,
     release_expired_leases,
     renew_leases,
+    stored_result,
     unstorable_result,
 )
 
@@ -216,6 +217,9 @@ class Worker:
         self._stop_listening = threading.Event()
         self._stats = _Stats()
         self._started_at = timezone.now()
+        # Django keeps each statement in connection.queries only with DEBUG: only then does
+        # a handler thread clear them after each job (a walk over the connections otherwise).
+        self._queries_logged = settings.DEBUG
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -694,7 +698,8 @@ class Worker:
                     # shutdown: this thread's job is over.
                     return
                 self._events.put(("result", result))
-                reset_queries()
+                if self._queries_logged:
+                    reset_queries()
         finally:
             connections.close_all()
 
@@ -702,7 +707,7 @@ class Worker:
         ctx = flight.ctx
         job = ctx.job
         t0 = time.perf_counter()
-        outcome, result, error, trace = AttemptOutcome.COMPLETED, None, None, None
+        outcome, result, result_json, error, trace = AttemptOutcome.COMPLETED, None, None, None, None
         permanent, retry_after = False, None
         # Every line the handler logs names its job (and the request that queued it).
         fields = {"job_id": job.id, "job_type": job.job_type, "attempt": job.attempt, "worker": job.worker_id}
@@ -716,7 +721,7 @@ class Worker:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")
             # However the row was written, the handler sees only a payload its schema accepts.
             ctx.payload = spec.payload_for_run(job.payload, organization_id=job.organization_id)
-            result = check_result(spec.func(ctx))
+            result, result_json = stored_result(spec.func(ctx))
         except JobAborted as exc:
             outcome = AttemptOutcome.TIMEOUT if exc.reason == "timed out" else AttemptOutcome.CANCELLED
             error = f"timed out after {flight.timeout:g} s" if outcome == AttemptOutcome.TIMEOUT else exc.reason
@@ -736,6 +741,7 @@ class Worker:
             finished_at=timezone.now(),
             duration_ms=(time.perf_counter() - t0) * 1000,
             result=result,
+            result_json=result_json,
             error=error,
             traceback=trace,
             permanent=permanent,
