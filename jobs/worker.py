@@ -24,12 +24,12 @@ from django.conf import settings
 from django.db import (
     InterfaceError,
     OperationalError,
-    close_old_connections,
     connection,
     connections,
     reset_queries,
     transaction,
 )
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from hcm.logging import log_context_reset, log_context_set
@@ -684,6 +684,8 @@ class Worker:
         thread.start()
 
     def _thread_main(self) -> None:
+        # This thread's connection wrappers, made once (none connects before a job queries).
+        wrappers = connections.all()
         try:
             while True:
                 flight = self._tasks.get()
@@ -691,7 +693,7 @@ class Worker:
                     return
                 if not flight.begin():
                     continue  # handed back before it started
-                result = self._execute(flight)
+                result = self._execute(flight, wrappers)
                 flight.returned = True
                 if not flight.finish():
                     # Timed out (a replacement thread was started) or handed back at
@@ -703,7 +705,7 @@ class Worker:
         finally:
             connections.close_all()
 
-    def _execute(self, flight: Flight) -> AttemptResult:
+    def _execute(self, flight: Flight, wrappers: list[BaseDatabaseWrapper]) -> AttemptResult:
         ctx = flight.ctx
         job = ctx.job
         t0 = time.perf_counter()
@@ -715,7 +717,10 @@ class Worker:
             fields["request_id"] = job.request_id
         context = log_context_set(fields)
         try:
-            close_old_connections()
+            # close_old_connections(), without looking this thread's connections up each time.
+            for wrapper in wrappers:
+                if wrapper.connection is not None:
+                    wrapper.close_if_unusable_or_obsolete()  # broken, or past CONN_MAX_AGE
             spec = get_job_type(job.job_type)
             if spec is None:
                 raise PermanentJobError(f"No handler registered for job type {job.job_type!r} in this worker.")

@@ -18,7 +18,10 @@ from jobs.context import JobContext
 from jobs.errors import PermanentJobError, RetryJobAfter
 from jobs.registry import job_handler
 
-NAMES = ("test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log")
+NAMES = (
+    "test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log",
+    "test_open_transaction", "test_rename_org",
+)  # fmt: skip
 
 
 def append_line(path: str, line: str) -> None:
@@ -142,4 +145,30 @@ def log_message(ctx: JobContext) -> dict:
     logger = logging.getLogger("tests.job_types")
     logger.info("handler says: %s", ctx.payload["message"])
     logger.warning("handler warns", extra={"detail": ctx.payload["message"]})
+    return {}
+
+
+@job_handler("test_open_transaction", scope=("organization", "service"), timeout=10)
+def open_transaction(ctx: JobContext) -> dict:
+    """Returns with its thread's connection inside a transaction (autocommit off), as a
+    buggy handler might: the worker must not hand that connection to the next job."""
+    from django.db import connection
+
+    from jobs.models import BackgroundJob
+
+    connection.set_autocommit(False)
+    BackgroundJob.objects.exists()
+    return {}
+
+
+class RenameOrgPayload(serializers.Serializer):
+    name = serializers.CharField()
+
+
+@job_handler("test_rename_org", scope=("organization",), payload=RenameOrgPayload, timeout=10)
+def rename_org(ctx: JobContext) -> dict:
+    """Writes to the database: renames the job's organization."""
+    from hcm.models import Organization
+
+    Organization.objects.filter(pk=ctx.job.organization_id).update(name=ctx.payload["name"])
     return {}

@@ -435,3 +435,20 @@ def test_short_jobs__claimed_and_recorded_in_big_batches_each_exactly_once():
     # 4 at first (no durations known yet), then up to 4 + 100 at a time (it was 4 and 16 in turn).
     assert statements["claim"] <= n // 20, statements
     assert statements["complete"] <= n // 20, statements
+
+
+@pytest.mark.django_db(transaction=True)
+def test_handler_thread__connection_left_in_a_transaction_is_not_reused_by_the_next_job(job_types, org):
+    """A handler that returns mid-transaction: before the thread's next job the worker
+    closes that connection (as Django does between requests), so the next job's write is
+    committed instead of vanishing in a transaction nobody ends."""
+    from hcm.models import Organization
+    from jobs.worker import Worker
+
+    job_enqueue(organization=org, job_type="test_open_transaction")
+    job_enqueue(organization=org, job_type="test_rename_org", payload={"name": "Renamed by a job"})
+
+    Worker(concurrency=1, burst=True, listen=False, poll_interval=0.01).run()  # one thread: both jobs on it
+
+    assert BackgroundJob.objects.filter(status=JobStatus.COMPLETED).count() == 2
+    assert Organization.objects.get(pk=org.pk).name == "Renamed by a job"
