@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import traceback as tb
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TypeVar
@@ -705,7 +705,7 @@ class Worker:
         finally:
             connections.close_all()
 
-    def _execute(self, flight: Flight, wrappers: list[BaseDatabaseWrapper]) -> AttemptResult:
+    def _execute(self, flight: Flight, wrappers: Sequence[BaseDatabaseWrapper]) -> AttemptResult:
         ctx = flight.ctx
         job = ctx.job
         t0 = time.perf_counter()
