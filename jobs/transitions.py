@@ -44,18 +44,14 @@ def _counts(r: AttemptResult) -> dict[str, int | None]:
     return {"processed": processed, "succeeded": succeeded, "failed": failed}
 
 
-def check_result(result: Any) -> dict[str, Any]:
-    """A handler's return value as stored in `result`: a JSON object (None → {}).
+def stored_result(result: Any) -> tuple[dict[str, Any], str]:
+    """A handler's return value as stored in `result`: a JSON object (None → {}), and its
+    JSON text, which the worker writes (made once, in the handler's thread: the main
+    thread writes a whole batch of them).
 
     Raises TypeError/ValueError for what the database would refuse, so it counts as the
     handler's failure rather than blocking the worker's write of the whole batch.
     """
-    return stored_result(result)[0]
-
-
-def stored_result(result: Any) -> tuple[dict[str, Any], str]:
-    """check_result's object and its JSON text, the value the worker writes: made once, in
-    the handler's thread (the main thread writes a whole batch of them)."""
     if result is None or (type(result) is dict and not result):
         return {}, "{}"
     if not isinstance(result, dict):

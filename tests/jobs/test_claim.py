@@ -1,6 +1,7 @@
 """claim_jobs (which job runs next, taken atomically) and the lease fence on every write
 a worker makes after the claim."""
 
+import json
 import threading
 from datetime import timedelta
 
@@ -17,11 +18,11 @@ from jobs.retry import RetryPolicy
 from jobs.services import JobStateError, job_cancel, job_enqueue, job_enqueue_many, job_type_pause, job_type_resume
 from jobs.transitions import (
     AttemptResult,
-    check_result,
     hand_back,
     record_attempts,
     release_expired_leases,
     renew_leases,
+    stored_result,
 )
 
 POLICY = RetryPolicy(base_seconds=120)
@@ -293,12 +294,12 @@ def test_record__error_message_with_a_nul_character_is_stored_with_the_rest_of_t
     "returned, error",
     [(None, None), ({"n": 1}, None), ([1], TypeError), ("done", TypeError), ({"x": "a\x00b"}, ValueError)],
 )
-def test_check_result__handler_return_value_must_be_a_storable_json_object(returned, error):
+def test_stored_result__handler_return_value_must_be_a_storable_json_object(returned, error):
     if error is None:
-        assert check_result(returned) == (returned or {})
+        assert stored_result(returned) == (returned or {}, json.dumps(returned or {}))
     else:
         with pytest.raises(error):
-            check_result(returned)
+            stored_result(returned)
 
 
 def test_claim__walks_the_claim_index_with_thousands_queued_and_the_pauses_table_never_analyzed(org):
