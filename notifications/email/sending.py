@@ -6,7 +6,6 @@ picks it): `register_mail_provider(MyProvider())` adds one, and an organization'
 """
 
 import logging
-import smtplib
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -175,6 +174,10 @@ def send_org_email(
     def send_on(connection: Any) -> None:
         message.connection = connection
         message.send()
+
+    # Imported here, not with the module: a worker loads this module with its job handlers,
+    # and smtplib (~0.9 MiB) only when it first sends (Django's SMTP backend imports it then).
+    import smtplib
 
     try:
         # This thread's open connection to the provider, reused from message to message.

@@ -37,6 +37,9 @@ FIRST_USE_MODULES = [
     "notifications.api",  # the API's serializers and their schema
     "notifications.services.event_fanout",
     "notifications.services.digests",
+    "smtplib",  # the first email sent (notifications/email/sending.py, Django's SMTP backend)
+    "sqlparse",  # Django's backends import it for migrations and introspection: a stand-in
+    # imports it at its first use (hcm/worker_imports.py)
 ]
 
 
