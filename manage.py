@@ -10,9 +10,8 @@ def main() -> None:
     worker = sys.argv[1:2] == ["runworker"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcm.settings_worker" if worker else "hcm.settings")
     if worker:
-        from hcm.worker_imports import defer_unused_imports, import_drf_without_web_extras
+        from hcm.worker_imports import import_drf_without_web_extras
 
-        defer_unused_imports()
         import_drf_without_web_extras()
     from django.core.management import execute_from_command_line
 

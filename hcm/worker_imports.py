@@ -7,16 +7,9 @@ requests (its test client), PyYAML and uritemplate (schemas), Markdown and Pygme
 browsable API). Together ~17 MiB a worker never uses. They are hidden while that one module
 is first imported, then importable again as usual: psycopg for the PostgreSQL backend,
 requests for an email backend that needs it (anymail).
-
-Django's database backends `import sqlparse` at start-up (~1.1 MiB) for what only
-migrations and introspection use (splitting SQL scripts, reading SQLite's DDL): the worker
-gets a stand-in that imports it at its first use instead.
 """
 
-import importlib
 import sys
-import types
-from typing import Any
 
 DRF_WEB_EXTRAS = ("django.contrib.postgres", "requests", "yaml", "uritemplate", "inflection", "markdown", "pygments")
 
@@ -35,30 +28,3 @@ def import_drf_without_web_extras() -> None:
         for name in hidden:
             if sys.modules.get(name, False) is None:
                 del sys.modules[name]
-
-
-# Imported at start-up by modules that use them only in what a worker does not do.
-DEFERRED_MODULES = ("sqlparse",)
-
-
-class _DeferredModule(types.ModuleType):
-    """Stands in for a module in sys.modules until one of its attributes is read: then the
-    real module is imported (and replaces it there); the stand-in forwards every read."""
-
-    def __getattr__(self, name: str) -> Any:
-        # Called only for what the stand-in lacks (it has __name__, __spec__ = None & co.).
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        try:
-            real = importlib.import_module(self.__name__)
-        except BaseException:
-            sys.modules.setdefault(self.__name__, self)
-            raise
-        return getattr(real, name)
-
-
-def defer_unused_imports() -> None:
-    """Put a stand-in for each of DEFERRED_MODULES not imported yet. Call before django.setup()."""
-    for name in DEFERRED_MODULES:
-        if name not in sys.modules:
-            sys.modules[name] = _DeferredModule(name)

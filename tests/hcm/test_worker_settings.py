@@ -38,7 +38,6 @@ FIRST_USE_MODULES = [
     "notifications.services.event_fanout",
     "notifications.services.digests",
     "smtplib",  # the first email sent (notifications/email/sending.py, Django's SMTP backend)
-    "sqlparse",  # Django's backends import it for migrations and introspection: a stand-in
     # imports it at its first use (hcm/worker_imports.py)
 ]
 
