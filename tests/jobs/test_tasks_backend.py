@@ -1,6 +1,8 @@
 """Django's Tasks API on our queue: `@task` … `.enqueue()` stores a job, a real
 `runworker --burst` runs it, and `get_result` / `refresh()` report what happened."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -284,6 +286,41 @@ def test_in_transaction__a_thousand_enqueues_are_written_together(transactional_
     assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
     assert len(queries.captured_queries) <= 4  # BEGIN/SAVEPOINT bookkeeping aside
     assert BackgroundJob.objects.filter(pk__in=[r.id for r in results]).count() == 1000
+
+
+@pytest.mark.parametrize("sqlite_parameters", [None, 100])
+def test_in_transaction__rows_written_together_hold_what_a_single_write_holds(transactional_db, sqlite_parameters):
+    # SQLite binds the columns the rows share once per statement, the rest per row; with
+    # fewer parameters allowed per statement (older SQLite: 999) each holds fewer rows.
+    if sqlite_parameters is not None and connection.vendor != "sqlite":
+        pytest.skip("SQLite's limit on a statement's parameters")
+    single = tasks_app.add.enqueue(0, 0)
+    with _sqlite_parameters_at_most(sqlite_parameters), transaction.atomic():
+        results = [tasks_app.add.enqueue(i, -i) for i in range(1010)]  # 500-row statements and a rest
+
+    varying = {"id", "payload", "created_at", "updated_at", "run_at", "available_at"}
+    rows = {row["id"]: row for row in BackgroundJob.objects.values()}
+    expected = {k: v for k, v in rows[single.id].items() if k not in varying}
+    for i, result in enumerate(results):
+        row = rows[result.id]
+        assert {k: v for k, v in row.items() if k not in varying} == expected
+        assert row["payload"] == {**rows[single.id]["payload"], "args": [i, -i]}
+        assert row["created_at"] == row["updated_at"] == row["run_at"] == row["available_at"] == result.enqueued_at
+
+
+@contextmanager
+def _sqlite_parameters_at_most(limit: int | None) -> Iterator[None]:
+    if limit is None:
+        yield
+        return
+    import sqlite3
+
+    connection.ensure_connection()
+    was = connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    try:
+        yield
+    finally:
+        connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, was)
 
 
 def test_in_transaction__arguments_json_cannot_carry_are_rejected_at_the_call(transactional_db):
