@@ -11,6 +11,7 @@ import time
 import weakref
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # The attributes LogRecord.__init__ sets, in its order: a record's dict starts with them, and
 # `extra=` fields and filters' additions come after (see KeyValueFormatter.format).
 _INIT_ATTRS = list(vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None)))
+_N_INIT_ATTRS = len(_INIT_ATTRS)
 
 
 # Every pattern above needs one of these substrings: lines without any skip the regexes
@@ -67,18 +69,31 @@ class KeyValueFormatter(logging.Formatter):
         if cached is not None:
             return cached
         attrs = record.__dict__
-        parts = [_timestamp(record.created), record.levelname, record.name, record.getMessage()]
         standard = _STANDARD_ATTRS
         # The extra fields, looked for after the attributes every record starts with (a
         # line per job: checking each of those twenty by name was a third of the format).
-        keys = list(attrs)
-        if keys[: len(_INIT_ATTRS)] == _INIT_ATTRS:
-            keys = keys[len(_INIT_ATTRS) :]
-        for key in [k for k in keys if k not in standard and k[:1] != "_"]:
+        # make_record's records start with them by construction: no list to compare (and
+        # their message needs no formatting unless it has args).
+        if type(record) is _TemplateRecord:
+            message = record.msg if not record.args else record.getMessage()
+            parts = [_timestamp(record.created), record.levelname, record.name, message]
+            keys: Any = islice(attrs, _N_INIT_ATTRS, None)
+        else:
+            parts = [_timestamp(record.created), record.levelname, record.name, record.getMessage()]
+            keys = list(attrs)
+            if keys[:_N_INIT_ATTRS] == _INIT_ATTRS:
+                keys = keys[_N_INIT_ATTRS:]
+        quoted = _quoted_cache
+        for key in keys:
+            if key in standard or key[:1] == "_":
+                continue
             value = attrs[key]
             kind = type(value)
             if kind is str:
-                parts.append(f"{key}={_quoted(value)}")
+                text = quoted.get(value)
+                if text is None:
+                    text = _quoted_cached(value)
+                parts.append(f"{key}={text}")
             elif kind in _NUMBERS or isinstance(value, int | float):
                 parts.append(f"{key}={value}")
             else:
@@ -101,16 +116,38 @@ def _quoted(text: str) -> str:
     return json.dumps(text)
 
 
+# Most string values repeat from line to line (job type, outcome, worker id): quoted once.
+# Small and cleared when full, as unique values (job ids) pass through it too.
+_quoted_cache: dict[str, str] = {}
+_QUOTED_CACHE_SIZE = 256
+
+
+def _quoted_cached(text: str) -> str:
+    if len(_quoted_cache) >= _QUOTED_CACHE_SIZE:
+        _quoted_cache.clear()
+    _quoted_cache[text] = quoted = _quoted(text)
+    return quoted
+
+
 _second_cache: tuple[int, str] = (-1, "")
 
 
+_stamp_cache: tuple[float, str] = (-1.0, "")
+
+
 def _timestamp(created: float) -> str:
-    """`2026-11-26T15:20:44.123+00:00`; the part up to the second is built once a second."""
-    global _second_cache
+    """`2026-11-26T15:20:44.123+00:00`; the part up to the second is built once a second,
+    and the whole once per clock reading (the worker's lines for a batch share one)."""
+    global _second_cache, _stamp_cache
+    stamp = _stamp_cache
+    if stamp[0] == created:
+        return stamp[1]
     second = int(created)
     if _second_cache[0] != second:
         _second_cache = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second_cache[1]}.{_MILLIS[int((created - second) * 1000)]}+00:00"
+    text = f"{_second_cache[1]}.{_MILLIS[int((created - second) * 1000)]}+00:00"
+    _stamp_cache = (created, text)
+    return text
 
 
 _MILLIS = [f"{ms:03d}" for ms in range(1000)]
@@ -121,6 +158,11 @@ _MILLIS = [f"{ms:03d}" for ms in range(1000)]
 # and module name, the thread, the process and multiprocessing's idea of it (5 µs here
 # under load, a third of a line). A call site that logs one line per job builds its records from
 # a template made once, the same attributes with the clock and the thread filled in.
+class _TemplateRecord(logging.LogRecord):
+    """A record from make_record: its dict starts with the attributes LogRecord.__init__
+    sets, in their order, so KeyValueFormatter looks for extra fields after them unchecked."""
+
+
 _templates: dict[tuple[str, int, str, int, str], tuple[dict[str, Any], float]] = {}
 
 
@@ -144,9 +186,9 @@ def make_record(
         made = logging.LogRecord(logger.name, level, pathname, lineno, "", (), None, func)
         template = _templates[key] = (dict(vars(made)), made.created - made.relativeCreated / 1000)
     attrs, start = template
-    record = logging.LogRecord.__new__(logging.LogRecord)
-    fields = record.__dict__
-    fields.update(attrs)
+    record = _TemplateRecord.__new__(_TemplateRecord)
+    # A copy of the template's dict (one C call for the twenty attributes), made the record's.
+    record.__dict__ = fields = attrs.copy()
     fields["msg"] = message
     fields["created"] = created
     fields["msecs"] = int((created - int(created)) * 1000) + 0.0
@@ -209,17 +251,23 @@ class _BufferedMixin:
         _start_flusher()
 
     def handle(self, record: logging.LogRecord) -> Any:
-        """Handler.handle without taking the handler's lock for each line (see _init_buffer)."""
-        rv = self.filter(record)  # type: ignore[attr-defined]
-        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may return a new record
-            record = rv
-        if rv:
-            self.emit(record)
+        """Handler.handle without taking the handler's lock for each line (see _init_buffer),
+        and with Filterer.filter's loop inline (a call less per line)."""
+        rv: Any = True
+        for f in self.filters:  # type: ignore[attr-defined]
+            result = f.filter(record) if hasattr(f, "filter") else f(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter may return a new record
+                record = rv = result
+        self.emit(record)
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._pending.append(self.format(record) + self.terminator)  # type: ignore[attr-defined]
+            # Handler.format(record), without its call
+            formatter = self.formatter or logging._defaultFormatter  # type: ignore[attr-defined]
+            self._pending.append(formatter.format(record) + self.terminator)
         except Exception:
             self.handleError(record)  # type: ignore[attr-defined]
             return

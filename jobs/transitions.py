@@ -124,7 +124,11 @@ def _log(
         lineno=_LOG_LINE,
         func="_log",
     )
-    logger.handle(record)
+    # logger.handle(record), without its call to an empty filter list
+    if logger.filters or logger.disabled:
+        logger.handle(record)
+    else:
+        logger.callHandlers(record)
 
 
 _LOG_LINE = _log.__code__.co_firstlineno

@@ -98,6 +98,23 @@ def test_make_record__the_record_logger_make_record_builds():
     assert KeyValueFormatter().format(made) == KeyValueFormatter().format(expected)
 
 
+def test_make_record__line_has_the_fields_filters_add_and_no_secret():
+    logger = logging.getLogger("hcm.test")
+    extra = {"job_id": "j1", "error": "POST https://hooks.slack.com/services/T0/B0/s3cret failed"}
+    expected = logger.makeRecord(logger.name, logging.INFO, __file__, 7, "job failed", (), None, "f", dict(extra))
+    made = make_record(
+        logger, logging.INFO, "job failed", dict(extra), created=expected.created, pathname=__file__, lineno=7, func="f"
+    )
+    for record in (made, expected):
+        RedactSecretsFilter().filter(record)
+        record.request_id = "r1"  # as ContextFilter adds it, after the extra fields
+
+    line = KeyValueFormatter().format(made)
+
+    assert line == KeyValueFormatter().format(expected)
+    assert line.endswith(' job_id="j1" error="POST https://hooks.slack.com/services/[redacted] failed" request_id="r1"')
+
+
 def test_buffered_handler__log_file_gets_each_batch_the_stream_gets(tmp_path):
     stream = io.StringIO()
     handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "logs" / "hcm.log"))
