@@ -185,30 +185,15 @@ def action_enqueue_floor(n: int) -> None:
     the DB-API connection in autocommit — what a job_enqueue call would reach if its
     Python cost nothing. The gap between the two is the part of a call this code owns."""
     from django.db import connection
-    from django.utils import timezone
+    from enqueue_costs import rows_for  # bench/: rows as job_enqueue builds them, each its own time
 
-    from jobs.models import JobPriority, new_job_ids
-    from jobs.services import _insert_sql, _row, _shared_values
+    from jobs.services import _insert_sql, _server_binding_cursor
 
-    ours = Ours()
-    now = timezone.now()
-    shared = _shared_values(
-        now=now,
-        db=connection,
-        organization_id=ours.org.pk,
-        job_type=ours.job_type,
-        priority=int(JobPriority.MEDIUM),
-        max_retries=3,
-        run_at=now,
-        created_by="system",
-    )
-    rows = [_row(shared, job_id=job_id, payload={}, db=connection) for job_id in new_job_ids(n + 10)]
+    rows = rows_for(n + 10)
     sql = _insert_sql(connection.vendor)
     connection.ensure_connection()
     if connection.vendor == "postgresql":
-        import psycopg
-
-        cursor = psycopg.Cursor(connection.connection)  # binds on the server: prepared, as job_enqueue's
+        cursor = _server_binding_cursor(connection.connection)  # prepared, as job_enqueue's
     else:
         cursor, sql = connection.connection.cursor(), sql.replace("%s", "?")
     for row in rows[:10]:  # warm up: the statement prepared
