@@ -37,6 +37,7 @@ FIRST_USE_MODULES = [
     "notifications.api",  # the API's serializers and their schema
     "notifications.services.event_fanout",
     "notifications.services.digests",
+    "_ssl",  # OpenSSL: the first TLS connection (hcm/worker_imports.py; tests/hcm/test_worker_imports.py)
     "smtplib",  # the first email sent (notifications/email/sending.py, Django's SMTP backend)
     # imports it at its first use (hcm/worker_imports.py)
 ]
