@@ -9,10 +9,12 @@ is first imported, then importable again as usual: psycopg for the PostgreSQL ba
 requests for an email backend that needs it (anymail).
 
 OpenSSL (~4.6 MiB resident: libcrypto's pages, `ssl`'s Python module) is loaded at its first
-use instead of at start, see defer_openssl().
+use instead of at start, see defer_openssl(); of the admin, only its models (~1.2 MiB less),
+see import_admin_models_only().
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ DEFERRED_UNTIL_USE = ("ssl", "asyncio.sslproto")
 def prepare_worker_imports() -> None:
     """What `manage.py runworker` does before Django starts (bench/profile_worker.py too)."""
     defer_openssl()
+    import_admin_models_only()
     import_drf_without_web_extras()
 
 
@@ -59,12 +62,23 @@ class ImportedOnFirstUse(types.ModuleType):
     """Stands in sys.modules for a module until one of its attributes is first read: then
     the real module is imported (it replaces this one in sys.modules) and every attribute
     read here is the real module's. `import name` alone loads nothing, nor does
-    `from name import x` for an x set on the stand-in. Stands in for modules, not packages."""
+    `from name import x` for an x set on the stand-in. For a package (see package()), its
+    submodules import as usual without its __init__ running."""
 
     def __getattr__(self, attr: str) -> object:
         if attr == "__path__":  # what `from name import x` asks first: not a package
             raise AttributeError(attr)
         return getattr(_import_real(self), attr)
+
+    @classmethod
+    def package(cls, name: str) -> "ImportedOnFirstUse":
+        spec = importlib.util.find_spec(name)  # finds it, runs nothing of it
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError(f"{name} is not a package")
+        stand_in = cls(name)
+        stand_in.__path__ = list(spec.submodule_search_locations)
+        stand_in.__file__ = spec.origin
+        return stand_in
 
 
 def _import_real(stand_in: ImportedOnFirstUse) -> types.ModuleType:
@@ -72,7 +86,21 @@ def _import_real(stand_in: ImportedOnFirstUse) -> types.ModuleType:
     # pop, not del: two threads may get here at once; importlib then imports the module once.
     if sys.modules.get(name) is stand_in:
         sys.modules.pop(name, None)
-    return importlib.import_module(name)
+    real = importlib.import_module(name)
+    for attr, value in vars(stand_in).items():  # submodules imported under the stand-in
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{name}.{attr}":
+            real.__dict__.setdefault(attr, value)
+    return real
+
+
+def import_admin_models_only() -> None:
+    """django.contrib.admin stands in until used: the worker keeps the admin's app for its
+    models (deleting a user deletes their LogEntry rows, as in the web process), which
+    imports django.contrib.admin.apps and .models, and with them the package's __init__:
+    ModelAdmin, the site, every admin view and form. Those load at the first use of any
+    other part of the admin (admin.site, admin.ModelAdmin, …). Call before django.setup()."""
+    if "django.contrib.admin" not in sys.modules:
+        sys.modules["django.contrib.admin"] = ImportedOnFirstUse.package("django.contrib.admin")
 
 
 def defer_openssl() -> None:

@@ -21,7 +21,7 @@ from jobs.registry import job_handler
 
 NAMES = (
     "test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log",
-    "test_open_transaction", "test_rename_org", "test_openssl",
+    "test_open_transaction", "test_rename_org", "test_openssl", "test_delete_user",
 )  # fmt: skip
 
 
@@ -198,3 +198,17 @@ def openssl(ctx: JobContext) -> dict:
         "tls_context": type(ssl.create_default_context()).__name__,
         "openssl_after": _openssl_loaded(),
     }
+
+
+class DeleteUserPayload(serializers.Serializer):
+    user_id = serializers.IntegerField()
+
+
+@job_handler("test_delete_user", scope=("organization", "service"), payload=DeleteUserPayload, timeout=30)
+def delete_user(ctx: JobContext) -> dict:
+    """Deletes a user: what refers to them goes too, as in the web process (the admin's
+    LogEntry rows among them)."""
+    from hcm.models import User
+
+    deleted, by_model = User.objects.filter(pk=ctx.payload["user_id"]).delete()
+    return by_model

@@ -1,5 +1,6 @@
 """The worker's start-up imports (hcm/worker_imports.py): OpenSSL is loaded at its first
-use, and everything that uses it then works as in any other process."""
+use, and everything that uses it then works as in any other process; of the admin, the
+worker loads its models only, and the rest at its first use."""
 
 import hashlib
 import hmac
@@ -8,9 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 
 from jobs.models import BackgroundJob, JobStatus
 from jobs.services import job_enqueue
+from tests.factories import make_user
 from tests.servers import self_signed_certificate
 from tests.workers import ROOT, run_burst, worker_env
 
@@ -113,3 +117,61 @@ def test_runworker__loads_openssl_at_the_first_job_that_needs_it(job_types, tmp_
         "tls_context": "SSLContext",
         "openssl_after": True,
     }
+
+
+# As `manage.py runworker` starts: the admin's models, nothing else of it until used.
+ADMIN_SCRIPT = r"""
+import json, os, sys
+from hcm.worker_imports import prepare_worker_imports
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "hcm.settings_worker"
+prepare_worker_imports()
+import django
+
+django.setup()
+from django.apps import apps
+
+out = {"pages_at_start": "django.contrib.admin.options" in sys.modules}
+log_entry = apps.get_model("admin", "LogEntry")
+from django.contrib import admin  # what a job would write to use the admin
+
+out["site"] = admin.site.name
+out["model_admin"] = admin.ModelAdmin.__name__
+out["models_module"] = admin.models.LogEntry is log_entry
+out["pages_after"] = "django.contrib.admin.options" in sys.modules
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.django_db
+def test_import_admin_models_only__the_rest_of_the_admin_loads_at_first_use():
+    env = worker_env()
+    done = subprocess.run(
+        [sys.executable, "-c", ADMIN_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "pages_at_start": False,
+        "site": "admin",
+        "model_admin": "ModelAdmin",
+        "models_module": True,
+        "pages_after": True,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runworker__deleting_a_user_deletes_their_admin_log_entries(job_types, tmp_path, org):
+    """The worker has the admin's models (not its pages): a user's LogEntry rows cascade."""
+    user = make_user(org, username="leaving")
+    LogEntry.objects.create(
+        user=user, content_type=ContentType.objects.get_for_model(user), object_id=str(user.pk),
+        object_repr="leaving", action_flag=ADDITION,
+    )  # fmt: skip
+    job, _ = job_enqueue(organization=None, job_type="test_delete_user", payload={"user_id": user.pk}, created_by="t")
+    env = worker_env(JOBS_HANDLER_MODULES="tests.job_types", LOG_DIR=str(tmp_path / "logs"))
+    run_burst("--concurrency", "1", env=env, log_dir=tmp_path)
+
+    job = BackgroundJob.objects.get(pk=job.pk)
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    assert job.result["admin.LogEntry"] == 1
+    assert not LogEntry.objects.exists()
