@@ -10,9 +10,9 @@ def main() -> None:
     worker = sys.argv[1:2] == ["runworker"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcm.settings_worker" if worker else "hcm.settings")
     if worker:
-        from hcm.worker_imports import import_drf_without_web_extras
+        from hcm.worker_imports import prepare_worker_imports
 
-        import_drf_without_web_extras()
+        prepare_worker_imports()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -67,9 +67,9 @@ def main() -> None:
 def profile(args: argparse.Namespace) -> None:
     import django
 
-    from hcm.worker_imports import import_drf_without_web_extras
+    from hcm.worker_imports import prepare_worker_imports
 
-    import_drf_without_web_extras()  # as manage.py runworker
+    prepare_worker_imports()  # as manage.py runworker
     django.setup()
     from django.core.management import call_command
     from django.db import connection, transaction

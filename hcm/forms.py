@@ -14,7 +14,7 @@ class SafeJSONFormField(forms.JSONField):
     """Django's JSON form field with the API's limits (hcm/json_guard.py): what the admin
     saves, every database can store and every page can show again.
 
-    hcm.apps makes it the admin's form field for every models.JSONField.
+    hcm.admin_apps makes it the admin's form field for every models.JSONField.
     """
 
     def to_python(self, value: Any) -> Any:

@@ -34,9 +34,10 @@ INSTALLED_APPS = [
     # First: its `runserver` replaces Django's and serves hcm.asgi (ASGI_APPLICATION), so the
     # development server runs the notification stream's async view as production does.
     "daphne",
-    # SimpleAdminConfig: admin modules are imported by hcm/urls.py (admin.autodiscover()),
-    # so `runworker`, which serves no URLs, does not load them (~17 MiB per worker).
-    "django.contrib.admin.apps.SimpleAdminConfig",
+    # Django's SimpleAdminConfig (admin modules are imported by hcm/urls.py's
+    # admin.autodiscover(), so `runworker`, which serves no URLs, does not load them: ~17 MiB
+    # per worker) with the admin's JSON form field (hcm/admin_apps.py).
+    "hcm.admin_apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

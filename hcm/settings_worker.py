@@ -7,7 +7,10 @@ loaded daphne's Twisted, drf-spectacular and the whole URLconf, ~100 MiB, for no
 
 - INSTALLED_APPS without the apps that have no models and serve only HTTP. Every app with
   models stays, so deleting a user or an organization cascades exactly as in the web
-  process, and migrations see the same state.
+  process, and migrations see the same state. The admin's app is Django's own
+  SimpleAdminConfig: its models, not the JSON form field of the web's admin pages
+  (hcm/admin_apps.py), which would import every admin module (manage.py runworker loads
+  only the admin's models, hcm/worker_imports.py).
 - ROOT_URLCONF: only the routes a job builds links to (hcm/urls_worker.py), with the same
   paths as hcm.urls (a test compares them).
 - LOGGING_CONFIG: LOGGING alone is applied (below), without Django's DEFAULT_LOGGING first.
@@ -31,7 +34,8 @@ WEB_ONLY_APPS = {
     "drf_spectacular",
     "drf_spectacular_sidecar",
 }
-INSTALLED_APPS = [app for app in WEB_INSTALLED_APPS if app not in WEB_ONLY_APPS]
+WORKER_APP_CONFIGS = {"hcm.admin_apps.AdminConfig": "django.contrib.admin.apps.SimpleAdminConfig"}
+INSTALLED_APPS = [WORKER_APP_CONFIGS.get(app, app) for app in WEB_INSTALLED_APPS if app not in WEB_ONLY_APPS]
 ROOT_URLCONF = "hcm.urls_worker"
 MIDDLEWARE = []  # serves no requests
 

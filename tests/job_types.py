@@ -10,6 +10,7 @@ what the worker wrote to the database.
 
 import logging
 import os
+import sys
 import time
 
 from rest_framework import serializers
@@ -20,7 +21,7 @@ from jobs.registry import job_handler
 
 NAMES = (
     "test_record", "test_sleep", "test_stubborn", "test_fail", "test_progress_loop", "test_noop", "test_log",
-    "test_open_transaction", "test_rename_org",
+    "test_open_transaction", "test_rename_org", "test_openssl", "test_delete_user",
 )  # fmt: skip
 
 
@@ -172,3 +173,42 @@ def rename_org(ctx: JobContext) -> dict:
 
     Organization.objects.filter(pk=ctx.job.organization_id).update(name=ctx.payload["name"])
     return {}
+
+
+def _openssl_loaded() -> bool:
+    """Python's OpenSSL bindings are imported (a worker loads them at their first use)."""
+    return sys.modules.get("_ssl") is not None or sys.modules.get("_hashlib") is not None
+
+
+@job_handler("test_openssl", scope=("organization", "service"), timeout=60)
+def openssl(ctx: JobContext) -> dict:
+    """Hashes and checks a password with Django's default hasher (PBKDF2, OpenSSL's
+    pbkdf2_hmac) and makes a TLS client context, as a job may; reports whether OpenSSL was
+    loaded before and after."""
+    import ssl
+
+    from django.contrib.auth.hashers import check_password, make_password
+
+    before = _openssl_loaded()
+    encoded = make_password("correct horse")
+    return {
+        "openssl_before": before,
+        "hasher": encoded.split("$", 1)[0],
+        "password_checks": check_password("correct horse", encoded) and not check_password("wrong", encoded),
+        "tls_context": type(ssl.create_default_context()).__name__,
+        "openssl_after": _openssl_loaded(),
+    }
+
+
+class DeleteUserPayload(serializers.Serializer):
+    user_id = serializers.IntegerField()
+
+
+@job_handler("test_delete_user", scope=("organization", "service"), payload=DeleteUserPayload, timeout=30)
+def delete_user(ctx: JobContext) -> dict:
+    """Deletes a user: what refers to them goes too, as in the web process (the admin's
+    LogEntry rows among them)."""
+    from hcm.models import User
+
+    deleted, by_model = User.objects.filter(pk=ctx.payload["user_id"]).delete()
+    return by_model

@@ -3,12 +3,16 @@ stands in for Slack and Twilio, recording each request and answering as the test
 
 import email
 import email.policy
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -17,6 +21,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, written to `directory`: (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
 
 
 class _Collector:
@@ -51,12 +84,19 @@ class _Collector:
 
 
 class SMTPServer:
-    """`with SMTPServer() as smtp:` … `smtp.messages` holds what was received."""
+    """`with SMTPServer() as smtp:` … `smtp.messages` holds what was received. With
+    `certificate` (paths of a certificate and its key, as self_signed_certificate's), it
+    offers STARTTLS and refuses mail sent without it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, certificate: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
         self.collector = _Collector()
-        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+        tls: dict = {}
+        if certificate:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*certificate)
+            tls = {"tls_context": context, "require_starttls": True}
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port, **tls)
 
     @property
     def messages(self) -> list[EmailMessage]:

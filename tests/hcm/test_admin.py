@@ -222,3 +222,23 @@ def test_admin__settings_labels_read_sms_slack_and_do_not_disturb(browser, setti
     assert labels["digest_do_not_disturb"] == "Do not disturb"
     for header in ("SMS", "Slack", "Email"):
         assert f">{header}</a>" in listing  # the sortable column header
+
+
+def test_admin__every_json_field_is_edited_through_the_safe_json_form_field(rf, superuser):
+    """hcm.admin_apps: whichever app registers the model, its JSON goes through the API's limits."""
+    from django.contrib import admin
+    from django.urls import get_resolver
+
+    from hcm.forms import SafeJSONFormField
+
+    get_resolver().url_patterns  # noqa: B018 -- hcm.urls registers every ModelAdmin (admin.autodiscover())
+    request = rf.get("/admin/")
+    request.user = superuser
+    checked = []
+    for model, model_admin in admin.site._registry.items():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.JSONField):
+                formfield = model_admin.formfield_for_dbfield(field, request=request)
+                assert isinstance(formfield, SafeJSONFormField), f"{model.__name__}.{field.name}"
+                checked.append(field)
+    assert checked  # notification settings' custom_settings, a job's payload, …

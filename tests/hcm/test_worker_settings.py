@@ -19,6 +19,9 @@ WEB_ONLY_MODULES = [
     "hcm.urls",  # the web URLconf: the admin, every API view
     "hcm.openapi",
     "jobs.admin",
+    # The admin's pages: its models (LogEntry) are the worker's only part of it (hcm/worker_imports.py).
+    "django.contrib.admin.options",
+    "django.contrib.admin.sites",
     "notifications.api.views",
     "cryptography",  # loaded at the first encrypted credential, not at start
     "django.views.debug",  # Django's DEFAULT_LOGGING's mail_admins handler (hcm/settings_worker.py)
@@ -37,6 +40,7 @@ FIRST_USE_MODULES = [
     "notifications.api",  # the API's serializers and their schema
     "notifications.services.event_fanout",
     "notifications.services.digests",
+    "_ssl",  # OpenSSL: the first TLS connection (hcm/worker_imports.py; tests/hcm/test_worker_imports.py)
     "smtplib",  # the first email sent (notifications/email/sending.py, Django's SMTP backend)
     # imports it at its first use (hcm/worker_imports.py)
 ]
@@ -79,6 +83,12 @@ def test_worker_urlconf__reverses_every_name_as_the_web_urlconf():
         assert worker_path == reverse(pattern.name, kwargs=kwargs, urlconf="hcm.urls"), pattern.name
 
 
+def _app_names(installed_apps: list[str]) -> list[str]:
+    from django.apps import AppConfig
+
+    return [AppConfig.create(entry).name for entry in installed_apps]
+
+
 def test_worker_settings__keep_every_app_with_models():
     """Deleting a user or an organization in a job must cascade as in the web process."""
     from django.apps import apps
@@ -86,9 +96,10 @@ def test_worker_settings__keep_every_app_with_models():
     import hcm.settings as web
     import hcm.settings_worker as worker
 
-    dropped = set(web.INSTALLED_APPS) - set(worker.INSTALLED_APPS)
+    web_apps, worker_apps = _app_names(web.INSTALLED_APPS), _app_names(worker.INSTALLED_APPS)
+    dropped = set(web_apps) - set(worker_apps)
     assert "daphne" in dropped
     with_models = {config.name for config in apps.get_app_configs() if list(config.get_models())}
-    assert "rest_framework_simplejwt.token_blacklist" in with_models
+    assert {"rest_framework_simplejwt.token_blacklist", "django.contrib.admin"} <= with_models
     assert not dropped & with_models
-    assert [app for app in web.INSTALLED_APPS if app not in dropped] == worker.INSTALLED_APPS
+    assert [app for app in web_apps if app not in dropped] == worker_apps

@@ -29,7 +29,7 @@ from jobs.services import job_enqueue
 from notifications.services.notification_settings import notification_settings_get
 from tests import workers
 from tests.factories import make_org
-from tests.servers import SMTPServer
+from tests.servers import SMTPServer, self_signed_certificate
 from tests.workers import worker_env
 
 DB_CACHE = {"default": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_cache", "KEY_PREFIX": "hcm"}}
@@ -395,6 +395,22 @@ def _redis_client():
     except redis.RedisError:
         pytest.skip(f"no Redis at {REDIS_URL}")
     return client
+
+
+def test_email_send__over_starttls(transactional_db, org, tmp_path):
+    """EMAIL_USE_TLS: the worker, which loads OpenSSL only at its first use
+    (hcm/worker_imports.py), upgrades the SMTP connection with STARTTLS."""
+    job = enqueue(org, "email_send", {"to": "ops@example.com", "subject": "Over TLS", "body": "Sealed.\n"})
+    cert, key = self_signed_certificate(tmp_path)
+    with SMTPServer(certificate=(cert, key)) as smtp:
+        # SSL_CERT_FILE: OpenSSL's default trust store, which Django's SMTP backend verifies with.
+        tls = {"EMAIL_USE_TLS": "true", "SSL_CERT_FILE": str(cert)}
+        run_burst(tmp_path, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port), **tls)
+
+    assert completed(job)["subject"] == "Over TLS"
+    [message] = smtp.messages
+    assert message["Subject"] == "Over TLS"
+    assert smtp.collector.sessions[0].ssl is not None  # the message came over TLS
 
 
 def test_cache_flush_on_redis__prefix_then_full__keys_deleted_and_counted(transactional_db, org, tmp_path):
