@@ -88,7 +88,7 @@ class KeyValueFormatter(logging.Formatter):
                 keys = keys[_N_INIT_ATTRS:]
         printed = tuple(filter(_printed_key, keys))
         line = _line_head(record.created, record.levelname, record.name) + message
-        line += _fields_template(printed).format(*_printed_values([attrs[key] for key in printed]))  # type: ignore[union-attr]  # printed keys have one
+        line += _fields_template(printed) % _printed_values([attrs[key] for key in printed])  # type: ignore[operator]  # printed keys have one
         if record.exc_info:
             line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         record._formatted = line = redact(line)
@@ -106,7 +106,7 @@ def _printed_key(key: str) -> bool:
     return key not in _STANDARD_ATTRS and key[:1] != "_"
 
 
-# ` key={} key={}…` for each tuple of keys a line prints, in their order: the names and
+# ` key=%s key=%s…` for each tuple of keys a line prints, in their order: the names and
 # the `=` joined once, not per line. Few tuples (a call site's extra fields, plus the
 # context's); cleared when full all the same.
 _field_templates: dict[tuple[Any, ...], str | None] = {}
@@ -115,7 +115,7 @@ _UNKNOWN = object()
 
 
 def _fields_template(keys: tuple[Any, ...]) -> str | None:
-    """The str.format template that prints these keys' values; None if a line would not
+    """The %-template that prints these keys' values; None if a line would not
     print one of them (see _printed_key; or not a str)."""
     template = _field_templates.get(keys, _UNKNOWN)
     if template is _UNKNOWN:
@@ -123,14 +123,15 @@ def _fields_template(keys: tuple[Any, ...]) -> str | None:
             _field_templates.clear()
         template = None
         if all(type(key) is str and _printed_key(key) for key in keys):
-            template = "".join(f" {key.replace('{', '{{').replace('}', '}}')}={{}}" for key in keys)
+            template = "".join(f" {_escaped(key)}=%s" for key in keys)
         _field_templates[keys] = template
     return template  # type: ignore[return-value]
 
 
-def _printed_values(values: Iterable[Any]) -> list[Any]:
-    """What a line prints for each value, for str.format: strings JSON-quoted, numbers as
-    they are (formatted as an f-string would), anything else its str(), quoted."""
+def _printed_values(values: Iterable[Any]) -> tuple[Any, ...]:
+    """What a line prints for each value, for a %-template's `%s`: strings JSON-quoted,
+    numbers as an f-string prints them (str() of an int or a float is that), anything
+    else its str(), quoted."""
     quoted = _quoted_cache
     texts: list[Any] = []
     for value in values:
@@ -140,11 +141,18 @@ def _printed_values(values: Iterable[Any]) -> list[Any]:
             if text is None:
                 text = _quoted_cached(value)
             texts.append(text)
-        elif kind in _NUMBERS or isinstance(value, int | float):
+        elif kind in _NUMBERS:
             texts.append(value)
+        elif isinstance(value, int | float):  # bool, IntEnum...: their own __format__
+            texts.append(format(value, ""))
         else:
             texts.append(_quoted(str(value)))
-    return texts
+    return tuple(texts)
+
+
+def _escaped(text: str) -> str:
+    """Text as a %-template prints it."""
+    return text.replace("%", "%%")
 
 
 _NUMBERS = {int, float}  # printed bare (the isinstance check after it catches their subclasses)
@@ -489,18 +497,12 @@ def log_entries(
     fields, ...)) would: what each handler receives or prints is the same. Entries at a
     level the logger does not print are skipped."""
     sinks = _plain_sinks(logger)
-    context = _printed_context() if sinks is not None and sinks.context else []
-    heads: dict[int, str] = {}
+    lines = _Lines.for_sinks(sinks, logger.name, created)
     queued: list[tuple[int, str]] = []
     for level, message, fields in entries:
         if not logger.isEnabledFor(level):
             continue
-        line = None
-        if sinks is not None and context is not None:
-            head = heads.get(level)
-            if head is None:
-                head = heads[level] = _line_head(created, logging.getLevelName(level), logger.name)
-            line = _plain_line(head, message, fields, context, sinks.terminator)
+        line = lines.line(level, message, fields) if lines is not None else None
         if line is not None:
             queued.append((level, line))
             continue
@@ -561,31 +563,64 @@ def _printed_context() -> list[tuple[str, Any]] | None:
     fields = _log_context.get()
     if not fields:
         return []
-    if _request.get() is not None:
+    if _request.get() is not None or not all(type(key) is str for key in fields):
         return None
-    return [(key, value) for key, value in fields.items() if key not in _STANDARD_ATTRS and key[:1] != "_"]
+    return [(key, value) for key, value in fields.items() if _printed_key(key)]
 
 
-def _plain_line(
-    head: str, message: str, fields: dict[str, Any], context: list[tuple[str, Any]], terminator: str
-) -> str | None:
-    """The line KeyValueFormatter prints for this entry's record once the filters have
-    run, with the terminator; None if it could differ (a field named as a record's own
-    attribute, a message that is not a str) or might hold a secret (left to the filters)."""
-    if type(message) is not str:
-        return None
-    # ContextFilter's fields come after the entry's own, and never replace them.
-    missing = [(key, value) for key, value in context if key not in fields] if context else None
-    if missing:
-        fields = fields | dict(missing)
-    template = _fields_template(tuple(fields))
-    if template is None:
-        return None
-    try:
-        line = head + message + template.format(*_printed_values(fields.values()))
-    except Exception:  # a str() that raises: the record's way reports it (handleError)
-        return None
-    return None if _may_hold_secret(line) else line + terminator
+class _Lines:
+    """The lines of one log_entries call for _plain_sinks' handlers: for each level,
+    message and tuple of keys, a %-template of the whole line (the timestamp,
+    the message and the context fields already in it), so that a line is its values
+    formatted into it."""
+
+    def __init__(self, name: str, created: float, context: list[tuple[str, Any]], terminator: str) -> None:
+        self._name = name
+        self._created = created
+        self._context = context
+        self._terminator = terminator
+        self._templates: dict[tuple[int, str, tuple[Any, ...]], str] = {}
+
+    @classmethod
+    def for_sinks(cls, sinks: "_Sinks | None", name: str, created: float) -> "_Lines | None":
+        if sinks is None:
+            return None
+        context = _printed_context() if sinks.context else []
+        return None if context is None else cls(name, created, context, sinks.terminator)
+
+    def line(self, level: int, message: str, fields: dict[str, Any]) -> str | None:
+        """The line KeyValueFormatter prints for this entry's record once the filters have
+        run, with the terminator; None if it could differ (a field named as a record's own
+        attribute, a message that is not a str) or might hold a secret (left to the filters)."""
+        if type(message) is not str:
+            return None
+        key = (level, message, tuple(fields))
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(level, message, key[2])
+        if not template:
+            return None
+        try:
+            line = template % _printed_values(fields.values())
+        except Exception:  # a str() that raises: the record's way reports it (handleError)
+            return None
+        return None if _may_hold_secret(line) else line
+
+    def _template(self, level: int, message: str, keys: tuple[Any, ...]) -> str:
+        """The line's template; "" where the entry needs a record (see line())."""
+        fields = _fields_template(keys)
+        if fields is None:
+            return ""
+        # ContextFilter's fields come after the entry's own, and never replace them.
+        missing = [(key, value) for key, value in self._context if key not in keys]
+        try:
+            context = _fields_template(tuple(key for key, _ in missing)) % _printed_values(  # type: ignore[operator]
+                value for _, value in missing
+            )
+        except Exception:
+            return ""
+        head = _line_head(self._created, logging.getLevelName(level), self._name) + message
+        return _escaped(head) + fields + _escaped(context + self._terminator)
 
 
 def _queue(handlers: list[_BufferedMixin], queued: list[tuple[int, str]]) -> None:

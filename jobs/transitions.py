@@ -91,13 +91,12 @@ def _held(job: ClaimedJob):
 def _entry(
     job: ClaimedJob,
     message: str,
-    *,
     outcome: str,
-    duration_ms: float | None = None,
     level: int = logging.INFO,
-    **extra: Any,
+    duration_ms: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> LogEntry:
-    """A job's line: its message and fields."""
+    """A job's line: its message and fields (extra after the job's own)."""
     fields = {
         "job_id": job.id,
         "job_type": job.job_type,
@@ -109,7 +108,8 @@ def _entry(
         fields["request_id"] = job.request_id
     if duration_ms is not None:
         fields["duration_ms"] = round(duration_ms, 2)
-    fields.update(extra)
+    if extra:
+        fields.update(extra)
     return level, message, fields
 
 
@@ -127,9 +127,9 @@ def _log_entries(entries: Iterable[LogEntry], *, created: float | None = None) -
     )
 
 
-def _log(job: ClaimedJob, message: str, *, outcome: str, level: int = logging.INFO, **extra: Any) -> None:
+def _log(job: ClaimedJob, message: str, *, outcome: str, level: int = logging.INFO) -> None:
     if logger.isEnabledFor(level):  # nothing gathered for a line nobody prints
-        _log_entries([_entry(job, message, outcome=outcome, level=level, **extra)])
+        _log_entries([_entry(job, message, outcome, level)])
 
 
 _LOG_LINE = _log_entries.__code__.co_firstlineno
@@ -229,7 +229,7 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
 
         def log_committed() -> None:
             _log_entries(
-                _entry(r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, **extra)
+                _entry(r.job, message, outcome, level, r.duration_ms, extra)
                 for r, message, outcome, level, extra in logs
                 if logger.isEnabledFor(level)  # nothing gathered for a line nobody prints
             )

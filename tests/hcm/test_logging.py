@@ -168,11 +168,57 @@ class Unprintable:
         raise RuntimeError("no str")
 
 
+class Formatted(float):
+    def __format__(self, spec: str) -> str:
+        return "F!"
+
+
+class Quoting:
+    def __str__(self) -> str:
+        return 'o"bj'
+
+
+ODD_VALUES = {
+    "pct%": "50%",
+    "b{": "{x}",
+    "flag": True,
+    "enum": Color.RED,
+    "f": 0.1,
+    "n": None,
+    "sub": Formatted(2.5),
+    "o": Quoting(),
+    "u": "é\t",
+    "big": 10**30,
+    "neg": -0.0,
+    "inf": float("inf"),
+    "l": [1, "a"],
+}
+
+
+def test_format__each_kind_of_value_as_an_f_string_prints_it_strings_quoted():
+    record = make_record(
+        logging.getLogger("x"),
+        logging.INFO,
+        "100% done {x}",
+        ODD_VALUES,
+        created=1.5e9,
+        pathname="p",
+        lineno=1,
+        func="f",
+    )
+
+    assert KeyValueFormatter().format(record) == (
+        '2017-07-14T02:40:00.000+00:00 INFO x 100% done {x} pct%="50%" b{="{x}" flag=True enum=1 f=0.1 n="None"'
+        ' sub=F! o="o\\"bj" u="\\u00e9\\t" big=1000000000000000000000000000000 neg=-0.0 inf=inf l="[1, \'a\']"'
+    )
+
+
 ENTRIES = [
     (logging.INFO, "job completed", {"job_id": "j1", "job_type": "noop", "attempt": 1, "duration_ms": 0.07}),
     (logging.INFO, "", {}),
     (logging.DEBUG, "below the logger's level", {"job_id": "j0"}),
     (logging.INFO, "odd values", {"quote": 'say "hi"', "uni": "é\n", "none": None, "flag": True, "enum": Color.RED}),
+    (logging.INFO, "100% {odd} values", ODD_VALUES),
     (logging.INFO, "nested", {"payload": {"a": [1, 2]}, "big": 10**20, "neg": -1.5e-9, "braces": "{x}"}),
     (logging.INFO, "odd keys", {"a{b}": 1, "_private": "hidden", "worker": "w-own"}),
     (logging.INFO, "a record's own name", {"name": "shadow", "job_id": "j2"}),
