@@ -499,26 +499,28 @@ def log_entries(
     sinks = _plain_sinks(logger)
     lines = _Lines.for_sinks(sinks, logger.name, created)
     queued: list[tuple[int, str]] = []
-    for level, message, fields in entries:
-        if not logger.isEnabledFor(level):
-            continue
-        line = lines.line(level, message, fields) if lines is not None else None
-        if line is not None:
-            queued.append((level, line))
-            continue
-        if queued:  # the lines before this one first, to keep the order
+    try:
+        for level, message, fields in entries:
+            if not logger.isEnabledFor(level):
+                continue
+            line = lines.line(level, message, fields) if lines is not None else None
+            if line is not None:
+                queued.append((level, line))
+                continue
+            if queued:  # the lines before this one first, to keep the order
+                _queue(sinks.handlers, queued)  # type: ignore[union-attr]
+                queued = []
+            record = make_record(
+                logger, level, message, fields, created=created, pathname=pathname, lineno=lineno, func=func
+            )
+            # logger.handle(record), without its call to an empty filter list
+            if logger.filters or logger.disabled:
+                logger.handle(record)
+            else:
+                logger.callHandlers(record)
+    finally:  # also when `entries` raised: the lines made until then are logged, as one by one
+        if queued:
             _queue(sinks.handlers, queued)  # type: ignore[union-attr]
-            queued = []
-        record = make_record(
-            logger, level, message, fields, created=created, pathname=pathname, lineno=lineno, func=func
-        )
-        # logger.handle(record), without its call to an empty filter list
-        if logger.filters or logger.disabled:
-            logger.handle(record)
-        else:
-            logger.callHandlers(record)
-    if queued:
-        _queue(sinks.handlers, queued)  # type: ignore[union-attr]
 
 
 class _Sinks:
