@@ -4,6 +4,7 @@ it applies only while that worker still holds that attempt of the job."""
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -13,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hcm.logging import make_record
+from hcm.logging import LogEntry, log_entries
 from jobs.context import ClaimedJob
 from jobs.hooks import FailedJob, job_failed
 from jobs.models import AttemptOutcome, BackgroundJob, JobAttempt, JobStatus
@@ -87,18 +88,15 @@ def _held(job: ClaimedJob):
     )
 
 
-def _log(
+def _entry(
     job: ClaimedJob,
     message: str,
-    *,
     outcome: str,
-    duration_ms: float | None = None,
     level: int = logging.INFO,
-    created: float | None = None,
-    **extra: Any,
-) -> None:
-    if not logger.isEnabledFor(level):
-        return  # nothing gathered for a line nobody prints
+    duration_ms: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> LogEntry:
+    """A job's line: its message and fields (extra after the job's own)."""
     fields = {
         "job_id": job.id,
         "job_type": job.job_type,
@@ -110,28 +108,31 @@ def _log(
         fields["request_id"] = job.request_id
     if duration_ms is not None:
         fields["duration_ms"] = round(duration_ms, 2)
-    fields.update(extra)
-    # As logger.log(), without its walk up the stack to find the calling line (findCaller):
-    # a line per job, and the caller is always this function; the record from a template
-    # (hcm.logging.make_record), stamped with the batch's commit time.
-    record = make_record(
+    if extra:
+        fields.update(extra)
+    return level, message, fields
+
+
+def _log_entries(entries: Iterable[LogEntry], *, created: float | None = None) -> None:
+    # As logger.log() per entry, without its walk up the stack to find the calling line
+    # (findCaller: the caller is always this function), and for our own handlers without
+    # a record per line (hcm.logging.log_entries); stamped with one clock reading.
+    log_entries(
         logger,
-        level,
-        message,
-        fields,
+        entries,
         created=time.time() if created is None else created,
         pathname=__file__,
         lineno=_LOG_LINE,
-        func="_log",
+        func="_log_entries",
     )
-    # logger.handle(record), without its call to an empty filter list
-    if logger.filters or logger.disabled:
-        logger.handle(record)
-    else:
-        logger.callHandlers(record)
 
 
-_LOG_LINE = _log.__code__.co_firstlineno
+def _log(job: ClaimedJob, message: str, *, outcome: str, level: int = logging.INFO) -> None:
+    if logger.isEnabledFor(level):  # nothing gathered for a line nobody prints
+        _log_entries([_entry(job, message, outcome, level)])
+
+
+_LOG_LINE = _log_entries.__code__.co_firstlineno
 
 
 def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int:
@@ -227,11 +228,11 @@ def record_attempts(results: list[AttemptResult], *, policy: RetryPolicy) -> int
         _insert_attempts(attempts, adapt=adapt)
 
         def log_committed() -> None:
-            committed = time.time()  # one clock reading for the batch's lines
-            for r, message, outcome, level, extra in logs:
-                _log(
-                    r.job, message, outcome=outcome, duration_ms=r.duration_ms, level=level, created=committed, **extra
-                )
+            _log_entries(
+                _entry(r.job, message, outcome, level, r.duration_ms, extra)
+                for r, message, outcome, level, extra in logs
+                if logger.isEnabledFor(level)  # nothing gathered for a line nobody prints
+            )
             for failed in failed_for_good:
                 job_failed(failed)
 
