@@ -5,9 +5,12 @@ from django.db.backends.sqlite3 import base
 
 from hcm.db_backends.pending import PendingWritesMixin
 from hcm.db_backends.sqlite3 import checkpointer
+from hcm.db_backends.sqlite3.operations import DatabaseOperations
 
 
 class DatabaseWrapper(PendingWritesMixin, base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         conn = super().get_new_connection(conn_params)
         name = str(self.settings_dict["NAME"])
