@@ -65,6 +65,15 @@ class ImportedOnFirstUse(types.ModuleType):
     `from name import x` for an x set on the stand-in. For a package (see package()), its
     submodules import as usual without its __init__ running."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        # The real module's spec, found without running it, so that importlib.util.find_spec
+        # (a library probing for ssl) answers as usual rather than raise ValueError; not
+        # where finding it would import the parent package (asyncio, for asyncio.sslproto).
+        parent = name.rpartition(".")[0]
+        if not parent or parent in sys.modules:
+            self.__spec__ = importlib.util.find_spec(name)
+
     def __getattr__(self, attr: str) -> object:
         if attr == "__path__":  # what `from name import x` asks first: not a package
             raise AttributeError(attr)
@@ -72,10 +81,11 @@ class ImportedOnFirstUse(types.ModuleType):
 
     @classmethod
     def package(cls, name: str) -> "ImportedOnFirstUse":
-        spec = importlib.util.find_spec(name)  # finds it, runs nothing of it
+        spec = importlib.util.find_spec(name)  # finds it (imports its parent), runs nothing of it
         if spec is None or spec.submodule_search_locations is None:
             raise ImportError(f"{name} is not a package")
         stand_in = cls(name)
+        stand_in.__spec__ = spec
         stand_in.__path__ = list(spec.submodule_search_locations)
         stand_in.__file__ = spec.origin
         return stand_in

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
-from django.db.backends.sqlite3.operations import DatabaseOperations as DjangoOperations
+from django.db.backends.sqlite3 import base as django_sqlite  # first: its operations module imports it
 from django.utils import timezone
 
 from jobs.models import BackgroundJob
@@ -27,9 +27,8 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES, ids=str)
 def test_adapt_datetimefield_value__same_text_as_djangos(value):
-    assert connection.ops.adapt_datetimefield_value(value) == DjangoOperations.adapt_datetimefield_value(
-        connection.ops, value
-    )
+    djangos = django_sqlite.DatabaseOperations.adapt_datetimefield_value(connection.ops, value)
+    assert connection.ops.adapt_datetimefield_value(value) == djangos
 
 
 @pytest.mark.django_db

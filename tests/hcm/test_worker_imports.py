@@ -43,6 +43,9 @@ out["sha512_256"] = hashlib.new("sha512_256", b"abc").hexdigest()
 out["after_pbkdf2"] = openssl_loaded()
 out["https_connection"] = http.client.HTTPSConnection.__name__
 out["smtp_starttls"] = smtplib._have_ssl
+import importlib.util
+out["found_specs"] = [importlib.util.find_spec(name).name for name in ("ssl", "hashlib")]  # a library probing for ssl
+out["after_find_spec"] = openssl_loaded()
 
 async def tls_round_trip(cert, key):
     import ssl
@@ -96,6 +99,8 @@ def test_defer_openssl__nothing_loads_openssl_until_first_use_then_all_works(tmp
     # TLS as before: http.client and smtplib saw ssl at their import; asyncio's TLS works.
     assert out["https_connection"] == "HTTPSConnection"
     assert out["smtp_starttls"] is True
+    assert out["found_specs"] == ["ssl", "hashlib"]
+    assert out["after_find_spec"] == ["_hashlib"]  # finding ssl's spec does not load it
     assert out["asyncio_tls"] == "over tls"
     assert out["after_tls"] == ["_ssl", "_hashlib"]
 
