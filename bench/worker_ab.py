@@ -41,7 +41,7 @@ def main() -> int:
     for round_ in range(a.rounds):
         for tree in trees:
             load = load_average()
-            rate, cpu_us = _measure(benches[tree], a, fresh=round_ == 0)
+            rate, cpu_us = measure_with_cpu(benches[tree], a, fresh=round_ == 0)
             runs[tree].append((rate, cpu_us))
             print(f"{tree}: {rate:,.0f} jobs/s, worker CPU {cpu_us:.1f} µs/job (load before: {load})", flush=True)
     print(f"\n{a.db}, {a.processes} process(es), {a.jobs:,} jobs, LOG_LEVEL={a.log_level}, {a.rounds} rounds\n")
@@ -70,8 +70,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _measure(run: ModuleType, a: argparse.Namespace, *, fresh: bool) -> tuple[float, float]:
-    """As run.measure_throughput, plus the first worker's CPU time per job."""
+def measure_with_cpu(run: ModuleType, a: argparse.Namespace, *, fresh: bool) -> tuple[float, float]:
+    """As run.measure_throughput, plus the first worker's CPU time per job (`a`: db, jobs,
+    processes, log_level; `run`: a checkout's bench/run.py module)."""
     run.WORK_DIR.mkdir(parents=True, exist_ok=True)
     missing = a.db == "sqlite" and not (run.WORK_DIR / f"{run.DB_NAMES['ours']}.sqlite3").exists()
     if missing or (a.db == "postgres" and fresh):
