@@ -14,6 +14,7 @@ the largest shared libraries by name). Prints markdown tables with the load aver
 """
 
 import argparse
+import math
 import statistics
 import sys
 from dataclasses import dataclass
@@ -93,11 +94,17 @@ def print_logging(label: str, warning: list[Run], info: list[Run], loads: list[s
         ("WARNING", warning, best_w, cpu_w, "; ".join(loads)),
         ("INFO (default)", info, best_i, cpu_i, ""),
     ):
-        print(f"| {level} | {best:,.0f}/s | {', '.join(f'{r:,.0f}' for r, _ in runs)} | {cpu:.1f} µs | {load} |")
+        print(f"| {level} | {best:,.0f}/s | {', '.join(f'{r:,.0f}' for r, _ in runs)} | {_us(cpu)} | {load} |")
+    cpu_cost = "—" if math.isnan(cpu_i / cpu_w) else f"{cpu_i / cpu_w - 1:+.1%}"
     print(
         f"\nLogging costs {cost:+.1%} of throughput (target ≤ 10 %: {verdict}); "
-        f"in the worker's CPU per job, {cpu_i / cpu_w - 1:+.1%} (medians)."
+        f"in the worker's CPU per job, {cpu_cost} (medians)."
     )
+
+
+def _us(cpu: float) -> str:
+    # NaN: the run was too short for a progress line before its end, so nothing was counted.
+    return "—" if math.isnan(cpu) else f"{cpu:.1f} µs"
 
 
 def measure_memory(db: str, n: int) -> MemoryRun:

@@ -33,7 +33,9 @@ from tests.servers import SMTPServer, self_signed_certificate
 from tests.workers import worker_env
 
 DB_CACHE = {"default": {"BACKEND": "hcm.cache.AtomicDatabaseCache", "LOCATION": "hcm_cache", "KEY_PREFIX": "hcm"}}
-REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: a full flush empties it
+# A Redis database of its own, since a full flush empties it: one per test database, so the
+# SQLite and PostgreSQL suites can run side by side (.ci/run does).
+REDIS_URL = f"redis://127.0.0.1:6379/{14 if os.environ.get('DATABASE_URL', '').startswith('postgres') else 13}"
 REDIS_CACHE = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "hcm"}
 }
