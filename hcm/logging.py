@@ -339,7 +339,10 @@ class _BufferedMixin:
                 try:
                     self._write(lines)
                 except Exception:
-                    logging.Handler.handleError(self, logging.makeLogRecord({"msg": "could not write log lines"}))  # type: ignore[arg-type]
+                    # A stream closed before this handler (at exit: a test runner's capture)
+                    # takes nothing more, as logging.shutdown() lets its own handlers drop.
+                    if not getattr(self.stream, "closed", False):  # type: ignore[attr-defined]
+                        logging.Handler.handleError(self, logging.makeLogRecord({"msg": "could not write log lines"}))  # type: ignore[arg-type]
             super().flush()  # type: ignore[misc]
 
     def _write(self, lines: str) -> None:
@@ -359,9 +362,12 @@ class BufferedStreamHandler(_BufferedMixin, logging.StreamHandler):
         self._init_buffer()
 
     def _write(self, lines: str) -> None:
-        self.stream.write(lines)
-        if self._file is not None:
-            self._file.write_batch(lines)
+        try:
+            self.stream.write(lines)
+        finally:
+            # The file keeps the lines even when the stream could not take them.
+            if self._file is not None:
+                self._file.write_batch(lines)
 
 
 class BufferedWatchedFileHandler(_BufferedMixin, logging.handlers.WatchedFileHandler):

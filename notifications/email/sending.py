@@ -6,6 +6,7 @@ picks it): `register_mail_provider(MyProvider())` adds one, and an organization'
 """
 
 import logging
+import secrets
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -117,6 +118,20 @@ class SesProvider(MailProvider):
         return {"client_params": params}
 
 
+class _EmailMessage(EmailMultiAlternatives):
+    """Django's message, its multipart boundaries drawn here: otherwise the email generator
+    draws one and compiles a regex per message to check that the text does not contain it,
+    ~130 µs, a seventh of a send's CPU. 128 random bits drawn after the text is fixed cannot
+    be in it but by a chance of 2^-128."""
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        msg = super().message(*args, **kwargs)
+        for part in msg.walk():
+            if part.is_multipart() and part.get_boundary() is None:
+                part.set_boundary(f"==============={secrets.token_hex(16)}==")
+        return msg
+
+
 _PROVIDERS: dict[str, MailProvider] = {}
 
 
@@ -161,7 +176,7 @@ def send_org_email(
     message_id = make_msgid(domain=domain)
     provider = mail_provider(settings.email_provider)
     provider.check_configured()
-    message = EmailMultiAlternatives(
+    message = _EmailMessage(
         subject=subject,
         body=text,
         from_email=sender,

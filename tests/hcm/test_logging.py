@@ -156,6 +156,27 @@ def test_buffered_handler__log_file_gets_each_batch_the_stream_gets(tmp_path):
     assert (tmp_path / "logs" / "hcm.log").read_text() == written
 
 
+def test_buffered_handler__stream_closed_first__file_still_gets_the_lines_and_nothing_is_reported(tmp_path, capsys):
+    # At exit a test runner (or a parent) may close the stream before logging's last flush.
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "hcm.log"))
+    handler.setFormatter(KeyValueFormatter())
+    logger = logging.getLogger("hcm.test.closed")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("last words")  # queued
+        stream.close()
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    assert (tmp_path / "hcm.log").read_text().endswith("last words\n")
+    assert "could not write log lines" not in capsys.readouterr().err
+
+
 # --- log_entries: many lines at once, as a record each would print them ---------------------
 
 

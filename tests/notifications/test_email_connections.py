@@ -47,3 +47,22 @@ def test_a_connection_that_fails_mid_batch__only_that_message_is_retried_none_lo
     assert sorted(d.attempts for d in deliveries) == [1] * (N - 1) + [2]
     # The failed connection was closed; the retry went on a new one.
     assert len(smtp.collector.sessions) >= 2
+
+
+def test_each_email_arrives_as_its_text_and_html_parts_each_with_a_boundary_of_its_own(
+    org, people, delivery_settings, smtp
+):
+    notify(org, "critical_alert", data={"summary": "Disk full on db-1"}, recipients=people[:3])
+
+    run_worker_burst()
+
+    assert len(smtp.messages) == 3
+    for message in smtp.messages:
+        assert message.get_content_type() == "multipart/alternative"
+        text, html = message.get_body(("plain",)), message.get_body(("html",))
+        assert "Disk full on db-1" in text.get_content()
+        assert "Disk full on db-1" in html.get_content()
+    # Drawn per message (sending.py), not repeated: 128 random bits each.
+    boundaries = {message.get_boundary() for message in smtp.messages}
+    assert len(boundaries) == 3
+    assert all(len(b.strip("=")) == 32 for b in boundaries)
