@@ -121,8 +121,8 @@ class SesProvider(MailProvider):
 class _EmailMessage(EmailMultiAlternatives):
     """Django's message, its multipart boundaries drawn here: otherwise the email generator
     draws one and compiles a regex per message to check that the text does not contain it,
-    ~130 µs, a seventh of a send's CPU. 128 random bits drawn after the text is fixed cannot
-    be in it but by a chance of 2^-128."""
+    about an eighth of a send's CPU (bench/email_costs.py). 128 random bits drawn after the
+    text is fixed cannot be in it but by a chance of 2^-128."""
 
     def message(self, *args: Any, **kwargs: Any) -> Any:
         msg = super().message(*args, **kwargs)
