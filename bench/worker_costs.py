@@ -85,8 +85,7 @@ def print_logging(label: str, warning: list[Run], info: list[Run], loads: list[s
     verdict = "met" if cost <= 0.10 else "**NOT met**"
     # The worker's own CPU per job: far less disturbed by the rest of a shared machine than
     # the rate, whose runs can differ by half (the rate's verdict stays the issue's measure).
-    cpu_w = statistics.median(c for _, c in warning)
-    cpu_i = statistics.median(c for _, c in info)
+    cpu_w, cpu_i = _median_counted(warning), _median_counted(info)
     print(f"\n{label}: throughput, 1 worker process, {jobs:,} no-op jobs per run, best of {repeat} (runs alternate)\n")
     print("| LOG_LEVEL | best | every run | worker CPU per job (median) | load average before each pair |")
     print("| --- | ---: | --- | ---: | --- |")
@@ -100,6 +99,12 @@ def print_logging(label: str, warning: list[Run], info: list[Run], loads: list[s
         f"\nLogging costs {cost:+.1%} of throughput (target ≤ 10 %: {verdict}); "
         f"in the worker's CPU per job, {cpu_cost} (medians)."
     )
+
+
+def _median_counted(runs: list[Run]) -> float:
+    """The median CPU per job of the runs that counted one (NaN if none did)."""
+    counted = [c for _, c in runs if not math.isnan(c)]
+    return statistics.median(counted) if counted else math.nan
 
 
 def _us(cpu: float) -> str:

@@ -339,14 +339,19 @@ class _BufferedMixin:
                 try:
                     self._write(lines)
                 except Exception:
-                    # A stream closed before this handler (at exit: a test runner's capture)
-                    # takes nothing more, as logging.shutdown() lets its own handlers drop.
-                    if not getattr(self.stream, "closed", False):  # type: ignore[attr-defined]
-                        logging.Handler.handleError(self, logging.makeLogRecord({"msg": "could not write log lines"}))  # type: ignore[arg-type]
-            super().flush()  # type: ignore[misc]
+                    logging.Handler.handleError(self, logging.makeLogRecord({"msg": "could not write log lines"}))  # type: ignore[arg-type]
+            if not _closed(self.stream):  # type: ignore[attr-defined]
+                super().flush()  # type: ignore[misc]
 
     def _write(self, lines: str) -> None:
         raise NotImplementedError
+
+
+def _closed(stream: Any) -> bool:
+    """A stream closed before its handler (at exit: a test runner's capture, or a parent's
+    pipe) takes nothing more: skipped without a report, as logging.shutdown() lets its own
+    handlers drop theirs, while the log file still gets every line."""
+    return bool(getattr(stream, "closed", False))
 
 
 class BufferedStreamHandler(_BufferedMixin, logging.StreamHandler):
@@ -363,7 +368,8 @@ class BufferedStreamHandler(_BufferedMixin, logging.StreamHandler):
 
     def _write(self, lines: str) -> None:
         try:
-            self.stream.write(lines)
+            if not _closed(self.stream):
+                self.stream.write(lines)
         finally:
             # The file keeps the lines even when the stream could not take them.
             if self._file is not None:

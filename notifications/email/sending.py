@@ -127,7 +127,8 @@ class _EmailMessage(EmailMultiAlternatives):
     def message(self, *args: Any, **kwargs: Any) -> Any:
         msg = super().message(*args, **kwargs)
         for part in msg.walk():
-            if part.is_multipart() and part.get_boundary() is None:
+            # Multipart parts only: an attached message (message/rfc822) is left as it is.
+            if part.get_content_maintype() == "multipart" and part.get_boundary() is None:
                 part.set_boundary(f"==============={secrets.token_hex(16)}==")
         return msg
 

@@ -169,12 +169,32 @@ def test_buffered_handler__stream_closed_first__file_still_gets_the_lines_and_no
         logger.info("last words")  # queued
         stream.close()
         handler.flush()
+        logger.warning("and one more")  # written at once: neither raised to the caller nor lost
     finally:
         logger.removeHandler(handler)
         handler.close()
 
-    assert (tmp_path / "hcm.log").read_text().endswith("last words\n")
+    lines = (tmp_path / "hcm.log").read_text().splitlines()
+    assert [line.split(" ", 3)[3] for line in lines] == ["last words", "and one more"]
     assert "could not write log lines" not in capsys.readouterr().err
+
+
+def test_buffered_handler__a_log_file_that_cannot_be_written_is_reported_even_with_the_stream_closed(tmp_path, capsys):
+    (tmp_path / "not-a-directory").write_text("")
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "not-a-directory" / "hcm.log"))
+    handler.setFormatter(KeyValueFormatter())
+    logger = logging.getLogger("hcm.test.unwritable")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        stream.close()
+        logger.warning("nowhere to go")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    assert "could not write log lines" in capsys.readouterr().err
 
 
 # --- log_entries: many lines at once, as a record each would print them ---------------------
