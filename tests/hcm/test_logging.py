@@ -5,6 +5,8 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -128,71 +130,61 @@ def test_make_record__line_has_the_fields_filters_add_and_no_secret():
     assert line.endswith(' job_id="j1" error="POST https://hooks.slack.com/services/[redacted] failed" request_id="r1"')
 
 
-def test_buffered_handler__log_file_gets_each_batch_the_stream_gets(tmp_path):
-    stream = io.StringIO()
-    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "logs" / "hcm.log"))
+@contextmanager
+def tee_logger(
+    name: str, stream: io.StringIO, log_file: Path
+) -> Iterator[tuple[logging.Logger, BufferedStreamHandler]]:
+    """A logger of its own (INFO) whose one handler sends each batch to `stream` and `log_file`."""
+    handler = BufferedStreamHandler(stream, log_file=str(log_file))
     handler.setFormatter(KeyValueFormatter())
-    logger = logging.getLogger("hcm.test.tee")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     logger.propagate = False
+    logger.setLevel(logging.INFO)
     try:
-        for n in range(3):
-            logger.warning("line %d", n)  # WARNING: written at once
-        logger.setLevel(logging.INFO)
-        logger.info("queued")  # INFO: waits for the next batch
-        assert stream.getvalue().count("\n") == 3
-        handler.flush()
+        yield logger, handler
     finally:
         logger.removeHandler(handler)
         handler.close()
 
+
+def messages(text: str) -> list[str]:
+    return [line.split(" ", 3)[3] for line in text.splitlines()]
+
+
+def test_buffered_handler__log_file_gets_each_batch_the_stream_gets(tmp_path):
+    stream = io.StringIO()
+    with tee_logger("hcm.test.tee", stream, tmp_path / "logs" / "hcm.log") as (logger, handler):
+        for n in range(3):
+            logger.warning("line %d", n)  # WARNING: written at once
+        logger.info("queued")  # INFO: waits for the next batch
+        assert stream.getvalue().count("\n") == 3
+        handler.flush()
+
     written = stream.getvalue()
-    assert [line.split(" ", 3)[3] for line in written.splitlines()] == [
-        "line 0",
-        "line 1",
-        "line 2",
-        "queued",
-    ]
+    assert messages(written) == ["line 0", "line 1", "line 2", "queued"]
     assert (tmp_path / "logs" / "hcm.log").read_text() == written
 
 
 def test_buffered_handler__stream_closed_first__file_still_gets_the_lines_and_nothing_is_reported(tmp_path, capsys):
     # At exit a test runner (or a parent) may close the stream before logging's last flush.
     stream = io.StringIO()
-    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "hcm.log"))
-    handler.setFormatter(KeyValueFormatter())
-    logger = logging.getLogger("hcm.test.closed")
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    try:
+    with tee_logger("hcm.test.closed", stream, tmp_path / "hcm.log") as (logger, handler):
         logger.info("last words")  # queued
         stream.close()
         handler.flush()
         logger.warning("and one more")  # written at once: neither raised to the caller nor lost
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
 
-    lines = (tmp_path / "hcm.log").read_text().splitlines()
-    assert [line.split(" ", 3)[3] for line in lines] == ["last words", "and one more"]
+    assert messages((tmp_path / "hcm.log").read_text()) == ["last words", "and one more"]
     assert "could not write log lines" not in capsys.readouterr().err
 
 
 def test_buffered_handler__a_log_file_that_cannot_be_written_is_reported_even_with_the_stream_closed(tmp_path, capsys):
     (tmp_path / "not-a-directory").write_text("")
     stream = io.StringIO()
-    handler = BufferedStreamHandler(stream, log_file=str(tmp_path / "not-a-directory" / "hcm.log"))
-    handler.setFormatter(KeyValueFormatter())
-    logger = logging.getLogger("hcm.test.unwritable")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
+    with tee_logger("hcm.test.unwritable", stream, tmp_path / "not-a-directory" / "hcm.log") as (logger, _):
         stream.close()
         logger.warning("nowhere to go")
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
 
     assert "could not write log lines" in capsys.readouterr().err
 
