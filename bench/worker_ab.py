@@ -15,6 +15,7 @@ round). Prints one line per run and a summary: best and median rate, median CPU 
 
 import argparse
 import importlib
+import math
 import os
 import statistics
 import sys
@@ -43,15 +44,26 @@ def main() -> int:
             load = load_average()
             rate, cpu_us = measure_with_cpu(benches[tree], a, fresh=round_ == 0)
             runs[tree].append((rate, cpu_us))
-            print(f"{tree}: {rate:,.0f} jobs/s, worker CPU {cpu_us:.1f} µs/job (load before: {load})", flush=True)
+            print(f"{tree}: {rate:,.0f} jobs/s, worker CPU {cpu_text(cpu_us)}/job (load before: {load})", flush=True)
     print(f"\n{a.db}, {a.processes} process(es), {a.jobs:,} jobs, LOG_LEVEL={a.log_level}, {a.rounds} rounds\n")
     print("| checkout | best | median | worker CPU per job (median) |")
     print("| --- | ---: | ---: | ---: |")
     for tree, results in runs.items():
         rates = [r for r, _ in results]
-        cpu = statistics.median(c for _, c in results)
-        print(f"| {tree} | {max(rates):,.0f}/s | {statistics.median(rates):,.0f}/s | {cpu:.1f} µs |")
+        cpu = median_cpu(results)
+        print(f"| {tree} | {max(rates):,.0f}/s | {statistics.median(rates):,.0f}/s | {cpu_text(cpu)} |")
     return 0
+
+
+def median_cpu(runs: list[tuple[float, float]]) -> float:
+    """The median CPU per job of the runs (rate, CPU µs per job) that counted one; NaN if
+    none did (see measure_with_cpu)."""
+    counted = [c for _, c in runs if not math.isnan(c)]
+    return statistics.median(counted) if counted else math.nan
+
+
+def cpu_text(cpu_us: float) -> str:
+    return "—" if math.isnan(cpu_us) else f"{cpu_us:.1f} µs"
 
 
 def _bench_module(tree: Path) -> ModuleType:
@@ -97,8 +109,10 @@ def measure_with_cpu(run: ModuleType, a: argparse.Namespace, *, fresh: bool) -> 
         workers.stop()
     if out.get("timed_out") or out.get("failed"):
         raise run.BenchError(f"{out['done']} of {a.jobs} done, {out['failed']} failed")
-    counted = a.jobs - first.get("done", 0)
-    cpu_us = (cpu - first.get("cpu", cpu)) / counted * 1e6 if counted else float("nan")
+    # Counted from the first progress line (the worker's start-up left out); NaN when no
+    # line came before the end, or the first already had every job: nothing to count.
+    counted = a.jobs - first.get("done", a.jobs)
+    cpu_us = (cpu - first["cpu"]) / counted * 1e6 if counted else math.nan
     return out["rate"], cpu_us
 
 

@@ -15,7 +15,6 @@ the largest shared libraries by name). Prints markdown tables with the load aver
 
 import argparse
 import math
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import run
 from procs import load_average, proc_memory_kb, start_workers
 from run import WORK_DIR, create_database, driver, drop_database, environment, mib, worker_argv
-from worker_ab import measure_with_cpu
+from worker_ab import cpu_text, measure_with_cpu, median_cpu
 
 Run = tuple[float, float]  # jobs/s, the worker's CPU µs per job
 
@@ -85,7 +84,7 @@ def print_logging(label: str, warning: list[Run], info: list[Run], loads: list[s
     verdict = "met" if cost <= 0.10 else "**NOT met**"
     # The worker's own CPU per job: far less disturbed by the rest of a shared machine than
     # the rate, whose runs can differ by half (the rate's verdict stays the issue's measure).
-    cpu_w, cpu_i = _median_counted(warning), _median_counted(info)
+    cpu_w, cpu_i = median_cpu(warning), median_cpu(info)
     print(f"\n{label}: throughput, 1 worker process, {jobs:,} no-op jobs per run, best of {repeat} (runs alternate)\n")
     print("| LOG_LEVEL | best | every run | worker CPU per job (median) | load average before each pair |")
     print("| --- | ---: | --- | ---: | --- |")
@@ -93,23 +92,12 @@ def print_logging(label: str, warning: list[Run], info: list[Run], loads: list[s
         ("WARNING", warning, best_w, cpu_w, "; ".join(loads)),
         ("INFO (default)", info, best_i, cpu_i, ""),
     ):
-        print(f"| {level} | {best:,.0f}/s | {', '.join(f'{r:,.0f}' for r, _ in runs)} | {_us(cpu)} | {load} |")
+        print(f"| {level} | {best:,.0f}/s | {', '.join(f'{r:,.0f}' for r, _ in runs)} | {cpu_text(cpu)} | {load} |")
     cpu_cost = "—" if math.isnan(cpu_i / cpu_w) else f"{cpu_i / cpu_w - 1:+.1%}"
     print(
         f"\nLogging costs {cost:+.1%} of throughput (target ≤ 10 %: {verdict}); "
         f"in the worker's CPU per job, {cpu_cost} (medians)."
     )
-
-
-def _median_counted(runs: list[Run]) -> float:
-    """The median CPU per job of the runs that counted one (NaN if none did)."""
-    counted = [c for _, c in runs if not math.isnan(c)]
-    return statistics.median(counted) if counted else math.nan
-
-
-def _us(cpu: float) -> str:
-    # NaN: the run was too short for a progress line before its end, so nothing was counted.
-    return "—" if math.isnan(cpu) else f"{cpu:.1f} µs"
 
 
 def measure_memory(db: str, n: int) -> MemoryRun:

@@ -326,7 +326,7 @@ def test_log_entries__warning_written_at_once_info_waits_for_the_batch(entries_l
     assert stream.getvalue() == ""
     log_entries(entries_logger, [(logging.WARNING, "at once", {}), (logging.INFO, "with it", {})], **where)
 
-    assert [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()] == [
+    assert messages(stream.getvalue()) == [
         'queued worker="w-ctx" request_id="r1"',
         'at once worker="w-ctx" request_id="r1"',
         'with it worker="w-ctx" request_id="r1"',
@@ -340,7 +340,7 @@ def test_log_entries__a_handler_at_warning_gets_only_the_warnings(entries_logger
     batched, one_by_one = log_both_ways(entries_logger, stream, ENTRIES)
 
     assert batched == one_by_one
-    assert [line.split(" ", 3)[3].split(" ")[:3] for line in batched.splitlines()] == [["job", "will", "retry"]]
+    assert [m.split(" ")[:3] for m in messages(batched)] == [["job", "will", "retry"]]
 
 
 class Collecting(logging.Handler):
